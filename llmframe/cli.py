@@ -1,0 +1,139 @@
+"""The `llmframe` command: typer, kept thin over `llmframe.api`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from llmframe import __version__, api, schema
+from llmframe.errors import InvalidInput, LlmframeError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="llmframe",
+    help="LLM conversations as tabular datasets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+InputArg = Annotated[Path, typer.Argument(help="Input file: Parquet, CSV, JSON Lines or JSON.")]
+TemplateOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.10
+    typer.Option(help='Build each prompt from columns, e.g. "Classify: {review}".'),
+]
+SystemOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="System prompt for every row (a `system` column wins where set)."),
+]
+IdColumnOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--id-column", help="Column holding each row's id (default: `id` if present)."),
+]
+MediaRootOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--media-root", help="Folder local media paths resolve under (default: the input's)."
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmframe {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks for llmframe errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """LLM conversations as tabular datasets: read, convert and validate prompt tables."""
+
+
+@app.command("schema")
+def schema_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the schemas as JSON.")] = False,
+    table: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Only this table: prompts, responses or parts."),
+    ] = None,
+) -> None:
+    """Print the Arrow schemas of the prompts, responses and parts tables."""
+    if table is not None and table not in schema.TABLES:
+        msg = f"unknown table `{table}`; expected one of: {', '.join(schema.TABLES)}"
+        raise typer.BadParameter(msg, param_hint="--table")
+    if as_json:
+        typer.echo(json.dumps(schema.describe(table), indent=2))
+    else:
+        typer.echo(schema.render(table))
+
+
+@app.command()
+def convert(
+    source: InputArg,
+    target: Annotated[
+        Path, typer.Argument(help="Output: .parquet (prompts) or .jsonl (OpenAI chat).")
+    ],
+    template: TemplateOpt = None,
+    system: SystemOpt = None,
+    id_column: IdColumnOpt = None,
+    media_root: MediaRootOpt = None,
+) -> None:
+    """Convert an input table to a prompts Parquet file or OpenAI chat JSONL."""
+    summary = api.convert(
+        source, target, template=template, system=system, id_column=id_column, media_root=media_root
+    )
+    typer.echo(f"wrote {target}: {summary.rows} rows, {summary.messages} messages", err=True)
+
+
+@app.command()
+def validate(
+    source: InputArg,
+    template: TemplateOpt = None,
+    system: SystemOpt = None,
+    id_column: IdColumnOpt = None,
+    media_root: MediaRootOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Check an input table without writing anything; list every problem found (exit 2)."""
+    summary = api.validate(
+        source, template=template, system=system, id_column=id_column, media_root=media_root
+    )
+    typer.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.render())
+
+
+def _report(error: LlmframeError) -> None:
+    if isinstance(error, InvalidInput):
+        typer.echo(f"llmframe: error: {error.file}: {len(error.problems)} problems", err=True)
+        for problem in error.problems:
+            typer.echo(f"  {problem}", err=True)
+    else:
+        typer.echo(f"llmframe: error: {error}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI: llmframe errors exit 2 with one line each, anything unexpected exits 1."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, prog_name="llmframe")
+    except LlmframeError as error:
+        if "--debug" in args:
+            raise
+        _report(error)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""The one exception tree of llmframe.
+
+```
+LlmframeError
+├── UsageError                 bad arguments or configuration
+├── InputError                 a problem in the user's data: file, row, column
+│   ├── SchemaMismatch         a value of the wrong shape or type
+│   ├── MediaPathError         a refused media reference (outside the media root, bad data: URL)
+│   ├── TemplateError          a template that is refused or names a missing column
+│   └── InvalidInput           several input problems at once (``.problems``)
+├── ProviderError              provider, model, attempt
+│   └── UnsupportedPart        a part type a wire format cannot carry
+└── StoreError                 run-directory and output-file problems
+```
+
+The CLI prints an `LlmframeError` as one line per problem, without a traceback, and exits 2.
+Class names are part of the data contract: error rows store ``type(exc).__name__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "InputError",
+    "InvalidInput",
+    "LlmframeError",
+    "MediaPathError",
+    "ProviderError",
+    "SchemaMismatch",
+    "StoreError",
+    "TemplateError",
+    "UnsupportedPart",
+    "UsageError",
+]
+
+
+class LlmframeError(Exception):
+    """Base class of every error llmframe raises on purpose."""
+
+
+class UsageError(LlmframeError):
+    """Bad arguments or configuration."""
+
+
+class InputError(LlmframeError):
+    """A problem in the user's input, located by file, row (or line) and column.
+
+    The location is filled in as the error travels up (see `llmframe.io.location`), so the code
+    that finds a problem only says what is wrong.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        row: str | None = None,
+        column: str | None = None,
+        where: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.row = row
+        self.column = column
+        self.where = list(where)
+
+    def located(self, *, file: str | None = None, row: str | None = None) -> InputError:
+        """Fill in the file and row where they are still unknown; returns self."""
+        self.file = self.file or file
+        self.row = self.row or row
+        return self
+
+    def __str__(self) -> str:
+        place = [p for p in (self.file, self.row) if p]
+        if self.column:
+            place.append(f"column `{self.column}`")
+        place.extend(self.where)
+        return ": ".join([*place, self.message])
+
+
+class SchemaMismatch(InputError):
+    """A value that does not have the shape or type llmframe expects."""
+
+
+class MediaPathError(InputError):
+    """A media reference that is refused: outside the media root, missing, or malformed."""
+
+
+class TemplateError(InputError):
+    """A template that is refused, or that names a column the input does not have."""
+
+
+class InvalidInput(InputError):
+    """Several input problems found in one pass; each is in `problems`."""
+
+    def __init__(self, problems: Sequence[InputError], *, file: str | None = None) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{count} {noun} found", file=file)
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines.extend(str(p) for p in self.problems)
+        return "\n".join(lines)
+
+
+class ProviderError(LlmframeError):
+    """A failure talking to, or speaking the wire format of, a model provider."""
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+
+
+class UnsupportedPart(ProviderError):
+    """A part type that a wire format cannot carry; it is never dropped silently."""
+
+
+class StoreError(LlmframeError):
+    """A problem with a run directory or an output file."""

@@ -1,0 +1,76 @@
+"""Readers and writers: any supported input file to a prompts table, and prompts back out."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from llmframe.errors import UsageError
+from llmframe.io import jsonl, parquet
+from llmframe.io.detect import read_source
+from llmframe.io.media import is_local_path, rebase_path
+from llmframe.io.normalize import ReadOptions, normalize
+from llmframe.parts.arrow import messages_from_arrow, messages_to_arrow
+from llmframe.parts.types import MEDIA_PART_TYPES, Message
+
+__all__ = ["OUTPUT_FORMATS", "ReadOptions", "output_format", "read_prompts", "write_prompts"]
+
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def read_prompts(path: str | os.PathLike[str], options: ReadOptions | None = None) -> pa.Table:
+    """Read and normalise an input file (Parquet, CSV, JSON Lines, JSON) into a prompts table."""
+    return normalize(read_source(path), options or ReadOptions())
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The output format an output path asks for, by its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        known = ", ".join(OUTPUT_FORMATS)
+        msg = f"cannot tell the output format of `{path}`; name it with one of: {known}"
+        raise UsageError(msg)
+    return OUTPUT_FORMATS[suffix]
+
+
+def _rebase_media(table: pa.Table, old_root: Path, new_root: Path) -> pa.Table:
+    """Make local media paths relative to a new media root (the output's folder)."""
+    conversations = messages_from_arrow(table.column("messages"))
+    changed = False
+    for conversation in conversations:
+        for m_index, message in enumerate(conversation):
+            parts = list(message.parts)
+            for p_index, part in enumerate(parts):
+                uri = getattr(part, "uri", None)
+                if part.type in MEDIA_PART_TYPES and uri and is_local_path(uri):
+                    parts[p_index] = part.model_copy(
+                        update={"uri": rebase_path(uri, old_root, new_root)}
+                    )
+                    changed = True
+            conversation[m_index] = Message(role=message.role, parts=parts)
+    if not changed:
+        return table
+    index = table.column_names.index("messages")
+    return table.set_column(index, table.field("messages"), messages_to_arrow(conversations))
+
+
+def write_prompts(
+    table: pa.Table,
+    path: str | os.PathLike[str],
+    *,
+    media_root: str | os.PathLike[str] | None = None,
+) -> None:
+    """Write a prompts table as Parquet or OpenAI chat JSONL, by the path's extension.
+
+    Local media paths in the table are relative to `media_root`; when it is given they are
+    rewritten relative to the output's folder, which is where a reader of the output looks.
+    """
+    target = Path(path)
+    if media_root is not None and Path(media_root).resolve() != target.parent.resolve():
+        table = _rebase_media(table, Path(media_root), target.parent)
+    if output_format(target) == "parquet":
+        parquet.write_table(table, target)
+    else:
+        jsonl.write_openai_jsonl(table, target)

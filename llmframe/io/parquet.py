@@ -1,0 +1,30 @@
+"""Parquet: read an input table, write a prompts table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llmframe._atomic import atomic_path
+from llmframe.errors import InputError
+from llmframe.io.source import ArrowSource
+
+__all__ = ["read_source", "write_table"]
+
+
+def read_source(path: Path, data: bytes) -> ArrowSource:
+    """Read a Parquet file (already in memory) as a source."""
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as exc:
+        msg = f"not a readable Parquet file: {exc}"
+        raise InputError(msg, file=str(path)) from None
+    return ArrowSource(str(path), "parquet", table)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write a table as Parquet, whole or not at all."""
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary, compression="zstd")
