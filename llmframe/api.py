@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -83,5 +84,12 @@ def convert(
     output_format(target)
     options = _options(template, system, id_column, media_root)
     table, summary = _read(source, options)
-    write_prompts(table, target, media_root=media_root or Path(source).parent)
+    old_root = Path(media_root) if media_root is not None else Path(source).parent
+    absolute = write_prompts(table, target, media_root=old_root)
+    if absolute:
+        note = (
+            f"{absolute} media path(s) lie outside `{Path(target).parent}` and were written as "
+            f"absolute paths; read the output with `--media-root {old_root}`"
+        )
+        summary = dataclasses.replace(summary, notes=[*summary.notes, note])
     return summary

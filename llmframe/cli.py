@@ -96,6 +96,8 @@ def convert(
         source, target, template=template, system=system, id_column=id_column, media_root=media_root
     )
     typer.echo(f"wrote {target}: {summary.rows} rows, {summary.messages} messages", err=True)
+    for note in summary.notes:
+        typer.echo(f"note: {note}", err=True)
 
 
 @app.command()

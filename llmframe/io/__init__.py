@@ -35,25 +35,30 @@ def output_format(path: str | os.PathLike[str]) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
-def _rebase_media(table: pa.Table, old_root: Path, new_root: Path) -> pa.Table:
-    """Make local media paths relative to a new media root (the output's folder)."""
+def _rebase_media(table: pa.Table, old_root: Path, new_root: Path) -> tuple[pa.Table, int]:
+    """Make local media paths relative to a new media root (the output's folder).
+
+    Returns the table and how many paths had to become absolute (they are outside `new_root`).
+    """
     conversations = messages_from_arrow(table.column("messages"))
     changed = False
+    absolute = 0
     for conversation in conversations:
         for m_index, message in enumerate(conversation):
             parts = list(message.parts)
             for p_index, part in enumerate(parts):
                 uri = getattr(part, "uri", None)
                 if part.type in MEDIA_PART_TYPES and uri and is_local_path(uri):
-                    parts[p_index] = part.model_copy(
-                        update={"uri": rebase_path(uri, old_root, new_root)}
-                    )
+                    rebased = rebase_path(uri, old_root, new_root)
+                    parts[p_index] = part.model_copy(update={"uri": rebased})
+                    absolute += Path(rebased).is_absolute()
                     changed = True
             conversation[m_index] = Message(role=message.role, parts=parts)
     if not changed:
-        return table
+        return table, 0
     index = table.column_names.index("messages")
-    return table.set_column(index, table.field("messages"), messages_to_arrow(conversations))
+    messages = messages_to_arrow(conversations)
+    return table.set_column(index, table.field("messages"), messages), absolute
 
 
 def write_prompts(
@@ -61,16 +66,19 @@ def write_prompts(
     path: str | os.PathLike[str],
     *,
     media_root: str | os.PathLike[str] | None = None,
-) -> None:
+) -> int:
     """Write a prompts table as Parquet or OpenAI chat JSONL, by the path's extension.
 
     Local media paths in the table are relative to `media_root`; when it is given they are
     rewritten relative to the output's folder, which is where a reader of the output looks.
+    Media outside that folder is written with absolute paths; returns how many.
     """
     target = Path(path)
+    absolute = 0
     if media_root is not None and Path(media_root).resolve() != target.parent.resolve():
-        table = _rebase_media(table, Path(media_root), target.parent)
+        table, absolute = _rebase_media(table, Path(media_root), target.parent)
     if output_format(target) == "parquet":
         parquet.write_table(table, target)
     else:
         jsonl.write_openai_jsonl(table, target)
+    return absolute

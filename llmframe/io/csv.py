@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from llmframe.errors import InputError
+from llmframe.errors import InputError, InvalidInput
 from llmframe.io.source import ArrowSource
 from llmframe.io.text import decode_utf8
 
@@ -34,6 +34,35 @@ def _header(text: str, delimiter: str) -> list[str]:
     return [name.strip('"') for name in first.split(delimiter)]
 
 
+def _ragged_rows(data: bytes, delimiter: str, file: str) -> list[InputError]:
+    """Every row with the wrong number of fields, named by data row (a single-threaded pass).
+
+    Arrow only numbers an invalid row when it parses on one thread, so this runs only after a
+    fast read has failed.
+    """
+    problems: list[InputError] = []
+
+    def note(row: pacsv.InvalidRow) -> str:
+        text = row.text if len(row.text) <= 60 else f"{row.text[:57]}..."
+        msg = f"expected {row.expected_columns} fields, got {row.actual_columns}: `{text}`"
+        label = None if row.number is None else f"row {row.number - 1}"
+        problems.append(InputError(msg, file=file, row=label))
+        return "skip"
+
+    options = pacsv.ParseOptions(
+        delimiter=delimiter, newlines_in_values=True, invalid_row_handler=note
+    )
+    try:
+        pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=options,
+        )
+    except pa.ArrowInvalid:
+        pass
+    return problems
+
+
 def read_source(path: Path, data: bytes, *, delimiter: str = ",") -> ArrowSource:
     """Read CSV bytes as a source; the columns in `TEXT_COLUMNS` stay text."""
     text = decode_utf8(data, str(path))
@@ -46,6 +75,11 @@ def read_source(path: Path, data: bytes, *, delimiter: str = ",") -> ArrowSource
             convert_options=pacsv.ConvertOptions(column_types=column_types),
         )
     except pa.ArrowInvalid as exc:
+        problems = _ragged_rows(text.encode(), delimiter, str(path))
+        if len(problems) == 1:
+            raise problems[0] from None
+        if problems:
+            raise InvalidInput(problems, file=str(path)) from None
         message = re.sub(r"^CSV parse error: ", "", str(exc)).split("\n")[0]
         if "Empty CSV file" in message:
             message = "file is empty"

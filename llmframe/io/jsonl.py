@@ -76,7 +76,14 @@ def read_json_source(path: Path, data: bytes) -> RecordSource:
         msg = f"malformed JSON: {exc}"
         raise InputError(msg, file=file) from None
     items = document if isinstance(document, list) else [document]
-    records = [_record(item, file, f"row {i + 1}") for i, item in enumerate(items)]
+    records, problems = [], []
+    for index, item in enumerate(items):
+        try:
+            records.append(_record(item, file, f"row {index + 1}"))
+        except InputError as exc:
+            problems.append(exc)
+    if problems:
+        raise problems[0] if len(problems) == 1 else InvalidInput(problems, file=file)
     return RecordSource(file, "json", records)
 
 

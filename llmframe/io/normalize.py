@@ -158,7 +158,7 @@ def _builder(source: Source, options: ReadOptions) -> tuple[Builder, set[str]]:
     raise SchemaMismatch(msg)
 
 
-def _check_media(messages: list[Message], media: MediaRoot) -> list[Message]:
+def _check_media(messages: list[Message], media: MediaRoot, column: str | None) -> list[Message]:
     checked = []
     for m_index, message in enumerate(messages):
         parts = list(message.parts)
@@ -168,6 +168,7 @@ def _check_media(messages: list[Message], media: MediaRoot) -> list[Message]:
             try:
                 uri, mime_type = media.check(part.uri)  # type: ignore[union-attr]
             except InputError as exc:
+                exc.column = exc.column or column
                 exc.where[:0] = [f"message {m_index + 1}", f"part {p_index + 1}"]
                 raise
             update = {"uri": uri, "mime_type": part.mime_type or mime_type}  # type: ignore[union-attr]
@@ -246,8 +247,14 @@ def _raise_problems(problems: list[InputError], file: str) -> None:
 def normalize(source: Source, options: ReadOptions) -> pa.Table:
     """Read every row of `source` into a prompts table; raise listing every problem found."""
     if options.id_column is not None and options.id_column not in source.columns:
-        columns = ", ".join(source.columns)
-        msg = f"`--id-column {options.id_column}` is not a column; columns are: {columns}"
+        columns = ", ".join(f"`{c}`" for c in source.columns)
+        msg = (
+            f"`--id-column {options.id_column}` is not a column of {source.path}; "
+            f"columns are: {columns}"
+        )
+        raise UsageError(msg)
+    if options.media_root is not None and not Path(options.media_root).is_dir():
+        msg = f"`--media-root {options.media_root}` is not a folder"
         raise UsageError(msg)
     try:
         build, consumed = _builder(source, options)
@@ -255,11 +262,12 @@ def normalize(source: Source, options: ReadOptions) -> pa.Table:
     except InputError as exc:
         raise exc.located(file=source.path) from None
     media = MediaRoot(Path(options.media_root) if options.media_root else Path(source.path).parent)
+    shape_column = next((c for c in ("messages", "conversations") if c in consumed), None)
     conversations: list[list[Message]] = []
     problems: list[InputError] = []
     for i in range(source.num_rows):
         try:
-            conversations.append(_check_media(build(i), media))
+            conversations.append(_check_media(build(i), media, shape_column))
         except InputError as exc:
             problems.append(exc.located(row=source.row_label(i)))
     id_column = options.id_column or ("id" if "id" in source.columns else None)
