@@ -116,9 +116,20 @@ def validate(
     typer.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.render())
 
 
+def _debug_requested(args: list[str]) -> bool:
+    """Whether ``--debug`` was given as the root option (before the command's name)."""
+    for arg in args:
+        if arg == "--debug":
+            return True
+        if not arg.startswith("-"):
+            return False
+    return False
+
+
 def _report(error: LlmframeError) -> None:
     if isinstance(error, InvalidInput):
-        typer.echo(f"llmframe: error: {error.file}: {len(error.problems)} problems", err=True)
+        where = f"{error.file}: " if error.file else ""
+        typer.echo(f"llmframe: error: {where}{len(error.problems)} problems", err=True)
         for problem in error.problems:
             typer.echo(f"  {problem}", err=True)
     else:
@@ -131,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=args, prog_name="llmframe")
     except LlmframeError as error:
-        if "--debug" in args:
+        if _debug_requested(args):
             raise
         _report(error)
         sys.exit(2)

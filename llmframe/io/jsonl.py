@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from llmframe import _json
 from llmframe._atomic import atomic_path
-from llmframe.errors import InputError, InvalidInput
+from llmframe.errors import InputError, InvalidInput, UnsupportedPart
 from llmframe.io.openai_chat import message_to_openai
 from llmframe.io.source import RecordSource
 from llmframe.io.text import decode_utf8
@@ -56,6 +56,9 @@ def read_jsonl_source(path: Path, data: bytes) -> RecordSource:
             lines.append(number)
         except InputError as exc:
             problems.append(exc)
+        except json.JSONDecodeError as exc:  # its own "line 1 column N" would mislead
+            msg = f"malformed JSON: {exc.msg} (column {exc.colno})"
+            problems.append(InputError(msg, file=file, row=f"line {number}"))
         except ValueError as exc:
             msg = f"malformed JSON: {exc}"
             problems.append(InputError(msg, file=file, row=f"line {number}"))
@@ -120,7 +123,13 @@ def write_openai_jsonl(table: pa.Table, path: Path) -> None:
     ids = table.column("id").to_pylist()
     with atomic_path(path) as temporary, temporary.open("w", encoding="utf-8") as out:
         for index, conversation in enumerate(conversations):
-            messages = [item for message in conversation for item in message_to_openai(message)]
+            messages = []
+            for m_index, message in enumerate(conversation):
+                try:
+                    messages.extend(message_to_openai(message))
+                except UnsupportedPart as exc:
+                    msg = f"{path}: id `{ids[index]}`: message {m_index + 1}: {exc}"
+                    raise UnsupportedPart(msg, provider=exc.provider) from None
             record = {"id": ids[index], "messages": messages}
             record.update({name: values[index] for name, values in columns.items()})
             out.write(_json.dumps(record))

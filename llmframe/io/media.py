@@ -93,12 +93,17 @@ class MediaRoot:
         real = os.path.realpath(candidate)
         if relative.split(os.sep)[0] == ".." or os.path.commonpath([root, real]) != root:
             msg = (
-                f"media path `{uri}` escapes the media root `{self.root}`. "
+                f"media path `{uri}` escapes the media root `{os.path.abspath(self.root)}`. "
                 "Hint: keep media under the input's folder or pass `--media-root`"
             )
             raise MediaPathError(msg)
+        if os.path.isdir(real):
+            msg = f"media path `{uri}` is a folder, not a file"
+            raise MediaPathError(msg)
         if not os.path.isfile(real):
-            msg = f"media file `{uri}` not found under the media root `{self.root}`"
+            msg = (
+                f"media file `{uri}` not found under the media root `{os.path.abspath(self.root)}`"
+            )
             raise MediaPathError(msg)
         normalised = Path(relative).as_posix()
         return normalised, mimetypes.guess_type(normalised)[0]

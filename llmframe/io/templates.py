@@ -34,8 +34,8 @@ def _check_field(field: str, conversion: str | None, spec: str) -> None:
         raise TemplateError(msg)
     if conversion is not None or spec:
         msg = (
-            f"template field `{field}` has a conversion or format spec; only plain column names "
-            "are allowed"
+            f"template field `{{{field}...}}` has a conversion or format spec; "
+            "only plain column names are allowed"
         )
         raise TemplateError(msg)
 
