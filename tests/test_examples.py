@@ -261,3 +261,31 @@ def test_per_row_overrides_become_typed_columns(tmp_path: Path) -> None:
     assert [(r["model"], r["options"], r["tag"]) for r in back] == [
         (r["model"], r["options"], r["tag"]) for r in rows
     ]
+
+
+def test_json_user_columns_come_back_exactly(tmp_path: Path) -> None:
+    rows = [
+        {"prompt": "a", "meta": {"x": 1}, "score": 1, "flag": True, "big": 2**70, "plain": "p"},
+        {
+            "prompt": "b",
+            "meta": {"y": [1, "two"]},
+            "score": 2.5,
+            "flag": False,
+            "big": 1,
+            "plain": None,
+        },
+    ]
+    path = tmp_path / "u.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = llmframe.read_prompts(path)
+    assert table.schema.field("plain").type == pa.string()
+    assert table.schema.field("flag").type == pa.bool_()
+    for mixed in ("meta", "score", "big"):
+        assert table.schema.field(mixed).type == pa.json_(pa.string()), mixed
+    llmframe.convert(path, tmp_path / "u.parquet")
+    llmframe.convert(tmp_path / "u.parquet", tmp_path / "back.jsonl")
+    back = (tmp_path / "back.jsonl").read_text().splitlines()
+    assert [
+        {k: v for k, v in json.loads(line).items() if k not in ("id", "messages")} for line in back
+    ] == [{k: v for k, v in r.items() if k != "prompt"} for r in rows]
+    assert '"score":1,' in back[0]

@@ -78,13 +78,31 @@ class ArrowSource:
         return f"row {index + 1}"
 
 
+def _identical(left: Any, right: Any) -> bool:
+    """Equal with the same types all the way down (``1`` is not ``1.0``; no keys added)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(_identical(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(map(_identical, left, right))
+    return bool(left == right)
+
+
 def _column_array(values: list[Any]) -> pa.Array:
-    """Values of one JSON column as Arrow; mixed shapes fall back to JSON text, losing nothing."""
+    """Values of one JSON column as Arrow, typed where Arrow keeps them exactly.
+
+    Where inference would change a value (objects with differing keys gain nulls, ints mixed
+    with floats become floats, ints beyond 64 bits overflow) the column is kept as JSON text.
+    """
     try:
-        return pa.array(values)
+        array = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        texts = [None if v is None else _json.dumps(v) for v in values]
-        return pa.array(texts, type=pa.string()).cast(JSON)
+        array = None
+    if array is not None and _identical(array.to_pylist(), values):
+        return array
+    texts = [None if v is None else _json.dumps(v) for v in values]
+    return pa.array(texts, type=pa.string()).cast(JSON)
 
 
 @dataclass

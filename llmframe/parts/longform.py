@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmframe.errors import SchemaMismatch
+from llmframe.parts.arrow import storage_type
 from llmframe.schema import LABEL, LONG_PROMPTS, MESSAGE, MESSAGES, PART, PART_FIELDS
 
 __all__ = ["long_to_nested", "nested_to_long"]
@@ -21,6 +22,12 @@ _NESTED = pa.schema(
 )
 
 _PART_NAMES = [f.name for f in PART_FIELDS]
+
+
+def _empty_nested() -> pa.Table:
+    """A prompts table with no rows (`Schema.empty_table` fails on nested extension types)."""
+    messages = pa.array([], type=storage_type(MESSAGES)).cast(MESSAGES)
+    return pa.Table.from_arrays([pa.array([], pa.string()), messages], schema=_NESTED)
 
 
 def _positions(list_array: pa.ListArray) -> tuple[pa.Array, pa.Array]:
@@ -111,7 +118,7 @@ def long_to_nested(table: pa.Table) -> pa.Table:
     """
     missing = [name for name in LONG_PROMPTS.names if name not in table.column_names]
     if table.num_rows == 0 and not missing:
-        return _NESTED.empty_table()
+        return _empty_nested()
     if missing:
         msg = f"long form is missing column(s) {', '.join(f'`{m}`' for m in missing)}"
         raise SchemaMismatch(msg)
