@@ -107,6 +107,14 @@ class InvalidInput(InputError):
         return "\n".join(lines)
 
 
+def raise_problems(problems: Sequence[InputError], file: str) -> None:
+    """Raise the problems found in `file`, if any: one as itself, several as `InvalidInput`."""
+    if problems:
+        for problem in problems:
+            problem.located(file=file)
+        raise problems[0] if len(problems) == 1 else InvalidInput(problems, file=file)
+
+
 class ProviderError(LlmframeError):
     """A failure talking to, or speaking the wire format of, a model provider."""
 

@@ -218,13 +218,13 @@ CASES = [
     pytest.param(
         copy_bad("null_prompt.jsonl"),
         [],
-        ["null_prompt.jsonl: line 2: column `prompt`: `prompt` is null"],
+        ["null_prompt.jsonl: line 2: column `prompt`: null, expected text"],
         id="null-prompt",
     ),
     pytest.param(
         copy_bad("number_prompt.jsonl"),
         [],
-        ["number_prompt.jsonl: line 2: column `prompt`: `prompt` must be text, got int `42`"],
+        ["number_prompt.jsonl: line 2: column `prompt`: expected text, got int `42`"],
         id="number-prompt",
     ),
     pytest.param(
@@ -365,7 +365,7 @@ CASES = [
     pytest.param(
         write("messages.jsonl", jsonl({"id": "a", "messages": "What is 2 + 2?"})),
         [],
-        ["messages.jsonl: line 1: column `messages`: `messages` must be a list of messages"],
+        ["messages.jsonl: line 1: column `messages`: expected a list of messages"],
         id="messages-not-a-list",
     ),
     pytest.param(
@@ -448,6 +448,21 @@ def test_validate_lists_every_malformed_line(
     assert "two_bad.jsonl: line 4: malformed JSON" in second
 
 
+def test_malformed_lines_and_row_problems_are_listed_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "mixed.jsonl"
+    source.write_text(
+        '{"prompt": "a"}\n{"prompt": oops\n{"prompt": null}\n{"prompt": "d"}\n', encoding="utf-8"
+    )
+    code, _, err = run(capsys, "validate", str(source))
+    assert code == 2
+    assert_error(err, ["mixed.jsonl: 2 problems"], lines=3)
+    first, second = err.splitlines()[1:]
+    assert "mixed.jsonl: line 2: malformed JSON" in first
+    assert "mixed.jsonl: line 3: column `prompt`: null, expected text" in second
+
+
 def test_ragged_csv_rows_are_all_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = tmp_path / "ragged.csv"
     source.write_text("prompt,topic\na,b\nc,d,e\nf,g\nh\n", encoding="utf-8")
@@ -504,10 +519,10 @@ MANY_PROMPT_PROBLEMS = [
     {"id": "p8", "prompt": "Name a river.", "tools": {"not": "a list"}},
 ]
 MANY_PROMPT_EXPECTED = [
-    ("line 2", "column `prompt`: `prompt` is null"),
-    ("line 3", "column `prompt`: `prompt` must be text, got int `7`"),
-    ("line 4", "column `prompt`: `prompt` is empty"),
-    ("line 5", "column `id`: id must be text or a whole number, got null"),
+    ("line 2", "column `prompt`: null, expected text"),
+    ("line 3", "column `prompt`: expected text, got int `7`"),
+    ("line 4", "column `prompt`: empty text"),
+    ("line 5", "column `id`: expected text or a whole number as the id, got null"),
     ("line 6", "column `options`: `options` must be a JSON object"),
     ("line 7", "column `id`: duplicate id `p1` (first at line 1)"),
     ("line 8", "column `tools`: `tools` must be a JSON array"),

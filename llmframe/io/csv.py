@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from llmframe.errors import InputError, InvalidInput
+from llmframe.errors import InputError, raise_problems
 from llmframe.io.source import ArrowSource
 from llmframe.io.text import decode_utf8
 
@@ -75,11 +75,7 @@ def read_source(path: Path, data: bytes, *, delimiter: str = ",") -> ArrowSource
             convert_options=pacsv.ConvertOptions(column_types=column_types),
         )
     except pa.ArrowInvalid as exc:
-        problems = _ragged_rows(text.encode(), delimiter, str(path))
-        if len(problems) == 1:
-            raise problems[0] from None
-        if problems:
-            raise InvalidInput(problems, file=str(path)) from None
+        raise_problems(_ragged_rows(text.encode(), delimiter, str(path)), str(path))
         message = re.sub(r"^CSV parse error: ", "", str(exc)).split("\n")[0]
         if "Empty CSV file" in message:
             message = "file is empty"

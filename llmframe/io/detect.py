@@ -7,7 +7,7 @@ import os
 import zlib
 from pathlib import Path
 
-from llmframe.errors import InputError
+from llmframe.errors import InputError, raise_problems
 from llmframe.io import csv, jsonl, parquet
 from llmframe.io.source import Source
 
@@ -83,6 +83,8 @@ def read_source(path: str | os.PathLike[str]) -> Source:
     else:
         source = jsonl.read_jsonl_source(file, data)
     if source.num_rows == 0:
+        if source.problems:
+            raise_problems(source.problems, str(path))
         msg = "no rows"
         raise InputError(msg, file=str(path))
     return source

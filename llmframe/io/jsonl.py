@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from llmframe import _json
 from llmframe._atomic import atomic_path
-from llmframe.errors import InputError, InvalidInput, UnsupportedPart
+from llmframe.errors import InputError, UnsupportedPart
 from llmframe.io.openai_chat import message_to_openai
 from llmframe.io.source import RecordSource
 from llmframe.io.text import decode_utf8
@@ -45,7 +45,11 @@ def is_single_document(data: bytes) -> bool:
 
 
 def read_jsonl_source(path: Path, data: bytes) -> RecordSource:
-    """Read JSON Lines: one object per line, blank lines skipped; every malformed line is named."""
+    """Read JSON Lines: one object per line, blank lines skipped.
+
+    A malformed line is kept aside as a problem, so the other lines are still checked and every
+    problem in the file is reported together.
+    """
     file = str(path)
     records, lines, problems = [], [], []
     for number, line in enumerate(decode_utf8(data, file).split("\n"), start=1):
@@ -62,9 +66,7 @@ def read_jsonl_source(path: Path, data: bytes) -> RecordSource:
         except ValueError as exc:
             msg = f"malformed JSON: {exc}"
             problems.append(InputError(msg, file=file, row=f"line {number}"))
-    if problems:
-        raise problems[0] if len(problems) == 1 else InvalidInput(problems, file=file)
-    return RecordSource(file, "jsonl", records, lines)
+    return RecordSource(file, "jsonl", records, lines, problems=problems)
 
 
 def read_json_source(path: Path, data: bytes) -> RecordSource:
@@ -85,9 +87,7 @@ def read_json_source(path: Path, data: bytes) -> RecordSource:
             records.append(_record(item, file, f"row {index + 1}"))
         except InputError as exc:
             problems.append(exc)
-    if problems:
-        raise problems[0] if len(problems) == 1 else InvalidInput(problems, file=file)
-    return RecordSource(file, "json", records)
+    return RecordSource(file, "json", records, problems=problems)
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from llmframe import _json
-from llmframe.errors import InputError, InvalidInput, SchemaMismatch, TemplateError, UsageError
+from llmframe.errors import InputError, SchemaMismatch, TemplateError, UsageError, raise_problems
 from llmframe.io.ids import hash_ids
 from llmframe.io.media import MediaRoot
 from llmframe.io.openai_chat import message_from_openai
@@ -49,20 +49,20 @@ Builder = Callable[[int], list[Message]]
 
 def _text_value(value: Any, column: str) -> str:
     if value is None:
-        msg = f"`{column}` is null"
+        msg = "null, expected text"
         raise SchemaMismatch(msg, column=column)
     if not isinstance(value, str):
-        msg = f"`{column}` must be text, got {type(value).__name__} `{value!r}`"
+        msg = f"expected text, got {type(value).__name__} `{value!r}`"
         raise SchemaMismatch(msg, column=column)
     if not value.strip():
-        msg = f"`{column}` is empty"
+        msg = "empty text"
         raise SchemaMismatch(msg, column=column)
     return value
 
 
 def _system_messages(value: Any, fallback: str | None) -> list[Message]:
     if value is not None and not isinstance(value, str):
-        msg = f"`system` must be text, got {type(value).__name__}"
+        msg = f"expected text, got {type(value).__name__} `{value!r}`"
         raise SchemaMismatch(msg, column="system")
     text = value if value else fallback
     return [Message(role="system", parts=[TextPart(text=text)])] if text else []
@@ -76,13 +76,13 @@ def _read_message(value: Any, *, json_is_text: bool) -> Message:
 
 def _message_list(value: Any, column: str, read: Callable[[Any], Message]) -> list[Message]:
     if value is None:
-        msg = f"`{column}` is null"
+        msg = "null, expected a list of messages"
         raise SchemaMismatch(msg, column=column)
     if not isinstance(value, list):
-        msg = f"`{column}` must be a list of messages, got {type(value).__name__}"
+        msg = f"expected a list of messages, got {type(value).__name__}"
         raise SchemaMismatch(msg, column=column)
     if not value:
-        msg = f"`{column}` holds no messages"
+        msg = "no messages"
         raise SchemaMismatch(msg, column=column)
     messages = []
     for index, item in enumerate(value):
@@ -187,7 +187,7 @@ def _given_ids(source: Source, column: str) -> tuple[list[str], list[InputError]
     for i, value in enumerate(values):
         if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
             got = "null" if value is None else f"{type(value).__name__} `{value!r}`"
-            msg = f"id must be text or a whole number, got {got}"
+            msg = f"expected text or a whole number as the id, got {got}"
             problems.append(InputError(msg, row=source.row_label(i), column=column))
             continue
         text = str(value)
@@ -237,13 +237,6 @@ def _user_columns(source: Source, consumed: set[str], options: ReadOptions) -> l
     return [c for c in source.columns if c not in skip]
 
 
-def _raise_problems(problems: list[InputError], file: str) -> None:
-    if problems:
-        for problem in problems:
-            problem.located(file=file)
-        raise problems[0] if len(problems) == 1 else InvalidInput(problems, file=file)
-
-
 def normalize(source: Source, options: ReadOptions) -> pa.Table:
     """Read every row of `source` into a prompts table; raise listing every problem found."""
     if options.id_column is not None and options.id_column not in source.columns:
@@ -264,7 +257,7 @@ def normalize(source: Source, options: ReadOptions) -> pa.Table:
     media = MediaRoot(Path(options.media_root) if options.media_root else Path(source.path).parent)
     shape_column = next((c for c in ("messages", "conversations") if c in consumed), None)
     conversations: list[list[Message]] = []
-    problems: list[InputError] = []
+    problems: list[InputError] = list(source.problems)
     for i in range(source.num_rows):
         try:
             conversations.append(_check_media(build(i), media, shape_column))
@@ -279,7 +272,7 @@ def normalize(source: Source, options: ReadOptions) -> pa.Table:
         if column in source.columns:
             overrides[column], override_problems = _override_array(source, column)
             problems.extend(override_problems)
-    _raise_problems(problems, source.path)
+    raise_problems(problems, source.path)
     if id_column is None:
         ids = hash_ids(conversations)
     try:

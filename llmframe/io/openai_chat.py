@@ -257,7 +257,7 @@ def message_from_openai(obj: Any) -> Message:
 
 
 def _unsupported(part: Part, role: str) -> UnsupportedPart:
-    msg = f"{_TARGET} cannot carry a {part.type} part in a {role} message. Hint: write Parquet"
+    msg = f"{_TARGET} cannot carry a {part.type} part in a `{role}` message. Hint: write Parquet"
     return UnsupportedPart(msg, provider="openai")
 
 

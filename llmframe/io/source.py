@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from llmframe import _json
+from llmframe.errors import InputError
 from llmframe.schema import JSON
 
 __all__ = ["ArrowSource", "RecordSource", "Source"]
@@ -23,6 +24,8 @@ class Source(Protocol):
 
     path: str
     format: str
+    problems: list[InputError]
+    """Rows that could not be read at all (a malformed JSON line); the others are still checked."""
 
     @property
     def columns(self) -> list[str]:
@@ -54,6 +57,7 @@ class ArrowSource:
     path: str
     format: str
     table: pa.Table
+    problems: list[InputError] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -113,6 +117,7 @@ class RecordSource:
     format: str
     records: list[dict[str, Any]]
     lines: list[int] | None = None
+    problems: list[InputError] = field(default_factory=list)
     _columns: list[str] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
