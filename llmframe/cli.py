@@ -23,7 +23,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-InputArg = Annotated[Path, typer.Argument(help="Input file: Parquet, CSV, JSON Lines or JSON.")]
+InputArg = Annotated[
+    Path, typer.Argument(metavar="INPUT", help="Input file: Parquet, CSV, JSON Lines or JSON.")
+]
 TemplateOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.10
     typer.Option(help='Build each prompt from columns, e.g. "Classify: {review}".'),
@@ -84,7 +86,10 @@ def schema_command(
 def convert(
     source: InputArg,
     target: Annotated[
-        Path, typer.Argument(help="Output: .parquet (prompts) or .jsonl (OpenAI chat).")
+        Path,
+        typer.Argument(
+            metavar="OUTPUT", help="Output: .parquet (prompts) or .jsonl (OpenAI chat)."
+        ),
     ],
     template: TemplateOpt = None,
     system: SystemOpt = None,
