@@ -10,10 +10,10 @@ import pyarrow as pa
 from llmframe.errors import UsageError
 from llmframe.io import jsonl, parquet
 from llmframe.io.detect import read_source
-from llmframe.io.media import is_local_path, rebase_path
+from llmframe.io.media import is_local_path, map_media, rebase_path
 from llmframe.io.normalize import ReadOptions, normalize
 from llmframe.parts.arrow import messages_from_arrow, messages_to_arrow
-from llmframe.parts.types import MEDIA_PART_TYPES, Message
+from llmframe.parts.types import MediaPart
 
 __all__ = ["OUTPUT_FORMATS", "ReadOptions", "output_format", "read_prompts", "write_prompts"]
 
@@ -40,24 +40,22 @@ def _rebase_media(table: pa.Table, old_root: Path, new_root: Path) -> tuple[pa.T
 
     Returns the table and how many paths had to become absolute (they are outside `new_root`).
     """
-    conversations = messages_from_arrow(table.column("messages"))
-    changed = False
     absolute = 0
-    for conversation in conversations:
-        for m_index, message in enumerate(conversation):
-            parts = list(message.parts)
-            for p_index, part in enumerate(parts):
-                uri = getattr(part, "uri", None)
-                if part.type in MEDIA_PART_TYPES and uri and is_local_path(uri):
-                    rebased = rebase_path(uri, old_root, new_root)
-                    parts[p_index] = part.model_copy(update={"uri": rebased})
-                    absolute += Path(rebased).is_absolute()
-                    changed = True
-            conversation[m_index] = Message(role=message.role, parts=parts)
-    if not changed:
+
+    def rebase(part: MediaPart) -> MediaPart:
+        nonlocal absolute
+        if part.uri is None or not is_local_path(part.uri):
+            return part
+        rebased = rebase_path(part.uri, old_root, new_root)
+        absolute += Path(rebased).is_absolute()
+        return part.model_copy(update={"uri": rebased})
+
+    conversations = messages_from_arrow(table.column("messages"))
+    rebased = [map_media(conversation, rebase) for conversation in conversations]
+    if rebased == conversations:
         return table, 0
     index = table.column_names.index("messages")
-    messages = messages_to_arrow(conversations)
+    messages = messages_to_arrow(rebased)
     return table.set_column(index, table.field("messages"), messages), absolute
 
 

@@ -13,12 +13,21 @@ import mimetypes
 import os
 import re
 import urllib.parse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmframe.errors import MediaPathError
+from llmframe.errors import InputError, MediaPathError
+from llmframe.parts.types import AudioPart, DocumentPart, ImagePart, MediaPart, Message, VideoPart
 
-__all__ = ["DataUrl", "MediaRoot", "parse_data_url"]
+__all__ = [
+    "DataUrl",
+    "MediaRoot",
+    "is_local_path",
+    "map_media",
+    "parse_data_url",
+    "rebase_path",
+]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DATA_URL = re.compile(r"^data:(?P<header>[^,]*),(?P<payload>.*)$", re.DOTALL)
@@ -126,3 +135,22 @@ def rebase_path(uri: str, old_root: Path, new_root: Path) -> str:
     if relative.split(os.sep)[0] == "..":
         return Path(absolute).as_posix()
     return Path(relative).as_posix()
+
+
+def map_media(
+    messages: Sequence[Message], change: Callable[[MediaPart], MediaPart]
+) -> list[Message]:
+    """Apply `change` to every media part that has a `uri`; errors name the message and part."""
+    out = []
+    for m_index, message in enumerate(messages):
+        parts = list(message.parts)
+        for p_index, part in enumerate(parts):
+            if isinstance(part, (ImagePart, AudioPart, VideoPart, DocumentPart)) and part.uri:
+                try:
+                    parts[p_index] = change(part)
+                except InputError as exc:
+                    exc.where[:0] = [f"message {m_index + 1}", f"part {p_index + 1}"]
+                    raise
+        same = all(a is b for a, b in zip(parts, message.parts, strict=True))
+        out.append(message if same else Message(role=message.role, parts=parts))
+    return out

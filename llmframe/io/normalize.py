@@ -18,13 +18,13 @@ import pyarrow as pa
 from llmframe import _json
 from llmframe.errors import InputError, SchemaMismatch, TemplateError, UsageError, raise_problems
 from llmframe.io.ids import hash_ids
-from llmframe.io.media import MediaRoot
+from llmframe.io.media import MediaRoot, map_media
 from llmframe.io.openai_chat import message_from_openai
 from llmframe.io.sharegpt import message_from_sharegpt
 from llmframe.io.source import ArrowSource, Source
 from llmframe.io.templates import Template
 from llmframe.parts.arrow import message_from_row, messages_to_arrow
-from llmframe.parts.types import MEDIA_PART_TYPES, Message, TextPart
+from llmframe.parts.types import MediaPart, Message, TextPart
 from llmframe.schema import JSON, PROMPT_OVERRIDES, PROMPTS, SCHEMA_VERSION
 
 __all__ = ["OVERRIDE_COLUMNS", "ReadOptions", "normalize"]
@@ -159,24 +159,17 @@ def _builder(source: Source, options: ReadOptions) -> tuple[Builder, set[str]]:
 
 
 def _check_media(messages: list[Message], media: MediaRoot, column: str | None) -> list[Message]:
-    checked = []
-    for m_index, message in enumerate(messages):
-        parts = list(message.parts)
-        for p_index, part in enumerate(parts):
-            if part.type not in MEDIA_PART_TYPES or part.uri is None:  # type: ignore[union-attr]
-                continue
-            try:
-                uri, mime_type = media.check(part.uri)  # type: ignore[union-attr]
-            except InputError as exc:
-                exc.column = exc.column or column
-                exc.where[:0] = [f"message {m_index + 1}", f"part {p_index + 1}"]
-                raise
-            update = {"uri": uri, "mime_type": part.mime_type or mime_type}  # type: ignore[union-attr]
-            parts[p_index] = part.model_copy(update=update)
-        checked.append(
-            message if parts == message.parts else Message(role=message.role, parts=parts)
-        )
-    return checked
+    """Check every media reference against the media root, filling in implied media types."""
+
+    def check(part: MediaPart) -> MediaPart:
+        try:
+            uri, mime_type = media.check(part.uri or "")
+        except InputError as exc:
+            exc.column = exc.column or column
+            raise
+        return part.model_copy(update={"uri": uri, "mime_type": part.mime_type or mime_type})
+
+    return map_media(messages, check)
 
 
 def _given_ids(source: Source, column: str) -> tuple[list[str], list[InputError]]:

@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 __all__ = [
-    "MEDIA_PART_TYPES",
     "AudioPart",
     "Conversation",
     "DocumentPart",
     "ImagePart",
     "JsonPart",
+    "MediaPart",
     "Message",
     "Part",
     "PartType",
@@ -43,7 +43,6 @@ PartType = Literal[
     "refusal",
 ]
 Role = Literal["system", "developer", "user", "assistant", "tool"]
-MEDIA_PART_TYPES: tuple[str, ...] = ("image", "audio", "video", "document")
 
 ProviderData = dict[str, JsonValue]
 """Opaque state a provider needs to have a part sent back (a signature, a file id, a detail level).
@@ -188,6 +187,10 @@ Part = Annotated[
 PART_CLASSES: dict[str, type[_BasePart]] = {
     cls.model_fields["type"].default: cls for cls in get_args(get_args(Part)[0])
 }
+
+
+MediaPart = Union[ImagePart, AudioPart, VideoPart, DocumentPart]  # noqa: UP007
+"""A part that references or holds media."""
 
 
 class Message(BaseModel):
