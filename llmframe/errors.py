@@ -9,6 +9,11 @@ LlmframeError
 │   ├── TemplateError          a template that is refused or names a missing column
 │   └── InvalidInput           several input problems at once (``.problems``)
 ├── ProviderError              provider, model, attempt
+│   ├── ProviderHTTPError      status, retry_after, redacted body excerpt
+│   │   ├── RateLimited        429
+│   │   └── AuthFailed         401, 403
+│   ├── ProviderTransportError connect or read timeout, reset (retryable)
+│   ├── UnexpectedResponse     an unparseable body or event; carries that event only
 │   └── UnsupportedPart        a part type a wire format cannot carry
 └── StoreError                 run-directory and output-file problems
 ```
@@ -22,14 +27,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "AuthFailed",
     "InputError",
     "InvalidInput",
     "LlmframeError",
     "MediaPathError",
     "ProviderError",
+    "ProviderHTTPError",
+    "ProviderTransportError",
+    "RateLimited",
     "SchemaMismatch",
     "StoreError",
     "TemplateError",
+    "UnexpectedResponse",
     "UnsupportedPart",
     "UsageError",
 ]
@@ -121,6 +131,38 @@ class ProviderError(LlmframeError):
     def __init__(self, message: str, *, provider: str | None = None) -> None:
         super().__init__(message)
         self.provider = provider
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimited(ProviderHTTPError):
+    """HTTP 429: too many requests or tokens."""
+
+
+class AuthFailed(ProviderHTTPError):
+    """HTTP 401 or 403: the key is missing, wrong or not allowed."""
+
+
+class ProviderTransportError(ProviderError):
+    """The connection failed, was reset, or timed out."""
+
+
+class UnexpectedResponse(ProviderError):
+    """A response body or stream event that does not parse as the wire format says."""
 
 
 class UnsupportedPart(ProviderError):

@@ -1,0 +1,170 @@
+"""The provider contract: sans-I/O data passed between a wire-format module and the runner.
+
+A provider turns messages and options into an `HttpCall`, and a response body or a stream of
+server-sent events into a `Completion`. It does no I/O: the runner owns the HTTP client, auth,
+retries, rate limits and timeouts for every provider alike (DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Union
+
+from llmframe.parts.types import Message, Part
+
+__all__ = [
+    "Completion",
+    "ErrorVerdict",
+    "HttpCall",
+    "PartDelta",
+    "Provider",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "SseEvent",
+    "StreamParser",
+    "TextDelta",
+    "ToolCallDelta",
+    "Usage",
+]
+
+
+@dataclass(frozen=True)
+class HttpCall:
+    """An HTTP request to make, minus base URL and credentials (the runner adds those last)."""
+
+    method: Literal["POST", "GET"]
+    path: str
+    """Relative to the endpoint's base URL, e.g. ``/chat/completions``."""
+    body: Mapping[str, Any] | None
+    """The JSON body."""
+    stream: bool
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Non-secret headers only."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the provider reported them (None where it did not)."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished response: its parts in order, usage and why it stopped."""
+
+    parts: Sequence[Part]
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    """``stop``, ``length``, ``tool_calls``, ``content_filter``, or the provider's own word."""
+    response_id: str | None = None
+    """The provider's id of the response, when it gives one."""
+    model: str | None = None
+    """The model the provider says answered (may differ from the one asked for)."""
+
+
+@dataclass(frozen=True)
+class ErrorVerdict:
+    """How the runner should treat a failed response."""
+
+    retryable: bool
+    error_type: str
+    """An `llmframe.errors` class name: ``RateLimited``, ``AuthFailed``, ``ProviderHTTPError``..."""
+    message: str
+    """Short, from the provider's error body; never holds credentials."""
+    retry_after: float | None = None
+    """Seconds to wait before retrying, when the provider said."""
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    """One server-sent event."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """More text for the text part keyed `key`."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RefusalDelta:
+    """More text for the refusal part keyed `key`."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """More reasoning for the part keyed `key`; a signature arrives once, usually last."""
+
+    key: str
+    text: str = ""
+    signature: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A fragment of a tool call keyed `key`: the id and name come first, arguments in pieces."""
+
+    key: str
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+PartDelta = Union[TextDelta, RefusalDelta, ReasoningDelta, ToolCallDelta]  # noqa: UP007
+
+
+class StreamParser(Protocol):
+    """Per-response state for one stream: events in, deltas out, a `Completion` at the end."""
+
+    def feed(self, event: SseEvent) -> Iterable[PartDelta]:
+        """Consume one event; yield the deltas it carries. Raise `UnexpectedResponse` on junk."""
+        ...
+
+    def finish(self) -> Completion:
+        """The finished response, its parts joined by the shared assembler."""
+        ...
+
+
+class Provider(Protocol):
+    """One wire API (OpenAI chat, Anthropic...); structural, so plugins need not inherit."""
+
+    name: str
+    api: str
+
+    def build_call(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any],
+        *,
+        stream: bool,
+    ) -> HttpCall:
+        """The request for one conversation; raise `UnsupportedPart` for a part it cannot carry."""
+        ...
+
+    def parse_body(self, body: bytes) -> Completion:
+        """A whole (non-streamed) response body."""
+        ...
+
+    def stream_parser(self) -> StreamParser:
+        """A fresh parser for one streamed response."""
+        ...
+
+    def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
+        """How to treat an HTTP error (also applied to an error event inside a 200 stream)."""
+        ...
