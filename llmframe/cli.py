@@ -121,6 +121,106 @@ def validate(
     typer.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.render())
 
 
+Opt = Optional  # typer reads annotations at runtime; `X | None` fails there on Python 3.10
+
+
+@app.command()
+def run(
+    source: InputArg,
+    model: Annotated[
+        list[str],
+        typer.Option("--model", "-m", help="provider/model, or `echo`; repeat to fan out."),
+    ],
+    out: Annotated[
+        Opt[Path],
+        typer.Option(help="Run directory (default: llmframe-runs/<input name>); reruns resume."),
+    ] = None,
+    template: TemplateOpt = None,
+    system: SystemOpt = None,
+    id_column: IdColumnOpt = None,
+    media_root: MediaRootOpt = None,
+    base_url: Annotated[
+        Opt[str], typer.Option(help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1.")
+    ] = None,
+    api_key_env: Annotated[
+        Opt[str], typer.Option(help="Environment variable holding the API key.")
+    ] = None,
+    option: Annotated[
+        Opt[list[str]],
+        typer.Option("--option", "-o", help="Model option key=value (JSON values parsed)."),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 16,
+    rpm: Annotated[Opt[float], typer.Option(help="Requests per minute at most.")] = None,
+    tpm: Annotated[Opt[float], typer.Option(help="Tokens per minute at most.")] = None,
+    max_retries: Annotated[int, typer.Option(help="Retries per request.")] = 6,
+    timeout: Annotated[float, typer.Option(help="Seconds per attempt.")] = 300.0,
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Ask for whole bodies.")] = False,
+    limit: Annotated[Opt[int], typer.Option(help="Only the first N prompts.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and print the first requests; send nothing.")
+    ] = False,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="Send the error rows again.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run every prompt through every model; write responses and parts into a run directory."""
+    from llmframe import _launch
+    from llmframe.io import ReadOptions
+    from llmframe.runner import RunOptions
+
+    request = _launch.RunRequest(
+        source=source,
+        models=model,
+        out=out or _launch.default_run_dir(source),
+        read=ReadOptions(
+            template=template, system=system, id_column=id_column, media_root=media_root
+        ),
+        model_options=dict(_launch.parse_option(o) for o in option or ()),
+        options=RunOptions(
+            concurrency=concurrency,
+            rpm=rpm,
+            tpm=tpm,
+            max_retries=max_retries,
+            timeout=timeout,
+            stream=not no_stream,
+            limit=limit,
+            retry_errors=retry_errors,
+        ),
+        base_url=base_url,
+        api_key_env=api_key_env,
+    )
+    if dry_run:
+        for body in _launch.dry_run(request):
+            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return
+    summary = _launch.run_from_cli(request, progress=not quiet and sys.stderr.isatty())
+    typer.echo(_launch.describe(summary), err=True)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over prompts, responses, parts, outputs...")],
+    run_dir: Annotated[Path, typer.Option("--run", help="The run directory.")],
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet.")] = "table",
+    output: Annotated[Opt[Path], typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """Query a run with DuckDB: views prompts, responses, parts, outputs, conversations."""
+    from llmframe import query as run_query
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        msg = f"unknown format `{fmt}`; expected table, csv, json or parquet"
+        raise typer.BadParameter(msg, param_hint="--format")
+    table = run_query.sql(run_dir, query)
+    text = run_query.format_result(table, fmt, output)  # type: ignore[arg-type]
+    if text:
+        typer.echo(text)
+
+
 def _debug_requested(args: list[str]) -> bool:
     """Whether ``--debug`` was given as the root option (before the command's name)."""
     for arg in args:

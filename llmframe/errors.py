@@ -16,6 +16,8 @@ LlmframeError
 │   ├── UnexpectedResponse     an unparseable body or event; carries that event only
 │   └── UnsupportedPart        a part type a wire format cannot carry
 └── StoreError                 run-directory and output-file problems
+    ├── RunLocked              another process writes the run (names its pid)
+    └── RunMismatch            a run made with other settings (``.differences``)
 ```
 
 The CLI prints an `LlmframeError` as one line per problem, without a traceback, and exits 2.
@@ -25,6 +27,10 @@ Class names are part of the data contract: error rows store ``type(exc).__name__
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llmframe.providers.base import ErrorVerdict
 
 __all__ = [
     "AuthFailed",
@@ -36,6 +42,8 @@ __all__ = [
     "ProviderHTTPError",
     "ProviderTransportError",
     "RateLimited",
+    "RunLocked",
+    "RunMismatch",
     "SchemaMismatch",
     "StoreError",
     "TemplateError",
@@ -126,11 +134,22 @@ def raise_problems(problems: Sequence[InputError], file: str) -> None:
 
 
 class ProviderError(LlmframeError):
-    """A failure talking to, or speaking the wire format of, a model provider."""
+    """A failure talking to, or speaking the wire format of, a model provider.
 
-    def __init__(self, message: str, *, provider: str | None = None) -> None:
+    `verdict`, when set, is the provider's classification (retryable, retry_after), so the runner
+    can decide on a retry from the exception alone, e.g. for an error event inside a 200 stream.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        verdict: ErrorVerdict | None = None,
+    ) -> None:
         super().__init__(message)
         self.provider = provider
+        self.verdict = verdict
 
 
 class ProviderHTTPError(ProviderError):
@@ -143,8 +162,9 @@ class ProviderHTTPError(ProviderError):
         provider: str | None = None,
         status: int | None = None,
         retry_after: float | None = None,
+        verdict: ErrorVerdict | None = None,
     ) -> None:
-        super().__init__(message, provider=provider)
+        super().__init__(message, provider=provider, verdict=verdict)
         self.status = status
         self.retry_after = retry_after
 
@@ -162,7 +182,16 @@ class ProviderTransportError(ProviderError):
 
 
 class UnexpectedResponse(ProviderError):
-    """A response body or stream event that does not parse as the wire format says."""
+    """A response body or stream event that does not parse as the wire format says.
+
+    `excerpt` is the offending body or event, truncated: one event, never the whole stream.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, excerpt: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.excerpt = excerpt
 
 
 class UnsupportedPart(ProviderError):
@@ -171,3 +200,15 @@ class UnsupportedPart(ProviderError):
 
 class StoreError(LlmframeError):
     """A problem with a run directory or an output file."""
+
+
+class RunLocked(StoreError):
+    """Another process is writing the run directory as the same writer."""
+
+
+class RunMismatch(StoreError):
+    """An existing run was made with other settings; `differences` names each one."""
+
+    def __init__(self, message: str, *, differences: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.differences = list(differences)

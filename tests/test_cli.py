@@ -24,7 +24,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_commands_are_the_ones_this_stage_promises() -> None:
-    assert COMMANDS == ["convert", "schema", "validate"]
+    assert COMMANDS == ["convert", "run", "schema", "sql", "validate"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -23,6 +23,7 @@ from llmframe.parts.types import AudioPart, DocumentPart, ImagePart, MediaPart, 
 __all__ = [
     "DataUrl",
     "MediaRoot",
+    "inline_media",
     "is_local_path",
     "map_media",
     "parse_data_url",
@@ -154,3 +155,20 @@ def map_media(
         same = all(a is b for a, b in zip(parts, message.parts, strict=True))
         out.append(message if same else Message(role=message.role, parts=parts))
     return out
+
+
+def inline_media(messages: Sequence[Message], media: MediaRoot | None) -> list[Message]:
+    """Local media paths become inline bytes, read under the media root (checked again here)."""
+
+    def inline(part: MediaPart) -> MediaPart:
+        if part.uri is None or not is_local_path(part.uri):
+            return part
+        if media is None:
+            msg = f"media path `{part.uri}` needs a media root"
+            raise MediaPathError(msg)
+        uri, mime_type = media.check(part.uri)
+        data = (media.root / uri).read_bytes()
+        update = {"uri": None, "data": data, "mime_type": part.mime_type or mime_type}
+        return part.model_copy(update=update)
+
+    return map_media(messages, inline)

@@ -1,0 +1,152 @@
+"""One HTTP attempt: send a provider's call, stream or read the answer, translate failures.
+
+Every httpx and parser failure leaves here as `AttemptFailed` carrying an `ErrorVerdict`, so the
+runner's retry loop has one thing to look at. Credentials are added here, last, and never
+appear in anything this module raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from llmframe.errors import ProviderError, UnexpectedResponse
+from llmframe.providers._sse import SseDecoder
+from llmframe.providers.base import Completion, ErrorVerdict, HttpCall, Provider, SseEvent
+from llmframe.providers.endpoints import ModelTarget
+
+__all__ = ["AttemptFailed", "AttemptResult", "attempt"]
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """A successful attempt."""
+
+    completion: Completion
+    http_status: int
+    latency_ms: float
+    ttft_ms: float | None
+    headers: Mapping[str, str]
+
+
+class AttemptFailed(Exception):
+    """A failed attempt and how to treat it."""
+
+    def __init__(
+        self,
+        verdict: ErrorVerdict,
+        *,
+        http_status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+        self.http_status = http_status
+        self.headers = headers or {}
+
+
+_TIMED_OUT = "timed out"
+_CONNECTION_FAILED = "connection failed"
+
+
+def _transport_failure(kind: str, exc: BaseException) -> AttemptFailed:
+    detail = str(exc) or type(exc).__name__
+    verdict = ErrorVerdict(
+        retryable=True, error_type="ProviderTransportError", message=f"{kind}: {detail}"
+    )
+    return AttemptFailed(verdict)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn httpx and parser exceptions into `AttemptFailed` (the one place that does)."""
+    try:
+        yield
+    except AttemptFailed:
+        raise
+    except httpx.TimeoutException as exc:
+        raise _transport_failure(_TIMED_OUT, exc) from exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        raise _transport_failure(_CONNECTION_FAILED, exc) from exc
+    except UnexpectedResponse as exc:
+        verdict = ErrorVerdict(retryable=True, error_type="UnexpectedResponse", message=str(exc))
+        raise AttemptFailed(verdict) from exc
+    except ProviderError as exc:
+        verdict = getattr(exc, "verdict", None) or ErrorVerdict(
+            retryable=False, error_type=type(exc).__name__, message=str(exc)
+        )
+        raise AttemptFailed(verdict) from exc
+
+
+async def _events(response: httpx.Response) -> AsyncIterator[SseEvent]:
+    decoder = SseDecoder()
+    async for chunk in response.aiter_bytes():
+        for event in decoder.feed(chunk):
+            yield event
+    for event in decoder.finish():
+        yield event
+
+
+async def _read_stream(
+    response: httpx.Response, provider: Provider, started: float
+) -> tuple[Completion, float | None]:
+    parser = provider.stream_parser()
+    ttft: float | None = None
+    async for event in _events(response):
+        for _delta in parser.feed(event):
+            if ttft is None:
+                ttft = (time.perf_counter() - started) * 1000
+    return parser.finish(), ttft
+
+
+async def attempt(
+    client: httpx.AsyncClient,
+    target: ModelTarget,
+    provider: Provider,
+    call: HttpCall,
+    *,
+    timeout: float,
+) -> AttemptResult:
+    """Make one attempt of `call`, bounded by `timeout` seconds from start to the last byte."""
+    try:
+        return await asyncio.wait_for(_attempt(client, target, provider, call), timeout)
+    except asyncio.TimeoutError as exc:
+        late = TimeoutError(f"no complete answer within {timeout:g}s")
+        raise _transport_failure(_TIMED_OUT, late) from exc
+
+
+async def _attempt(
+    client: httpx.AsyncClient, target: ModelTarget, provider: Provider, call: HttpCall
+) -> AttemptResult:
+    started = time.perf_counter()
+    headers = {**call.headers, **target.auth_headers()}
+    status: int | None = None
+    try:
+        with _translated():
+            request = client.build_request(
+                call.method, target.base_url + call.path, json=call.body, headers=headers
+            )
+            response = await client.send(request, stream=True)
+            try:
+                status = response.status_code
+                response_headers = dict(response.headers)
+                if status >= 400:
+                    body = await response.aread()
+                    verdict = provider.classify_error(status, response_headers, body)
+                    raise AttemptFailed(verdict, http_status=status, headers=response_headers)
+                if call.stream:
+                    completion, ttft = await _read_stream(response, provider, started)
+                else:
+                    completion, ttft = provider.parse_body(await response.aread()), None
+            finally:
+                await response.aclose()
+    except AttemptFailed as exc:
+        exc.http_status = exc.http_status or status
+        raise
+    latency = (time.perf_counter() - started) * 1000
+    return AttemptResult(completion, status, latency, ttft, response_headers)

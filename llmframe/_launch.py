@@ -1,0 +1,231 @@
+"""From a command to a running engine: resolve models, read the input, open the run directory.
+
+Shared by the CLI and the Python API so both check the same things in the same order, and both
+refuse bad input or usage before any request is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import signal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from llmframe import __version__
+from llmframe.errors import UsageError
+from llmframe.io import ReadOptions
+from llmframe.io.detect import read_source
+from llmframe.io.media import MediaRoot, inline_media
+from llmframe.io.normalize import normalize
+from llmframe.parts.arrow import messages_from_arrow
+from llmframe.providers import get_provider
+from llmframe.providers.endpoints import ModelTarget, resolve_model
+from llmframe.runner import Progress, Runner, RunOptions, RunSummary
+from llmframe.store import Manifest, RunStore
+
+__all__ = [
+    "RunRequest",
+    "default_run_dir",
+    "describe",
+    "dry_run",
+    "launch",
+    "parse_option",
+    "run_from_cli",
+]
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``key=value`` from ``-o``: the value is JSON when it parses as JSON, else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        msg = f"model option `{text}` is not `key=value`"
+        raise UsageError(msg)
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
+def default_run_dir(source: Path) -> Path:
+    """``llmframe-runs/<input name>``: the same command resumes the same run."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", source.name.split(".")[0]) or "run"
+    return Path("llmframe-runs") / stem
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a run needs, as the user gave it."""
+
+    source: Path
+    models: Sequence[str]
+    out: Path
+    read: ReadOptions
+    model_options: Mapping[str, Any]
+    options: RunOptions
+    base_url: str | None = None
+    api_key_env: str | None = None
+
+
+def _fingerprint(table: pa.Table) -> str:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def _targets(request: RunRequest) -> list[ModelTarget]:
+    if not request.models:
+        msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
+        raise UsageError(msg)
+    labels = list(dict.fromkeys(request.models))
+    return [
+        resolve_model(m, base_url=request.base_url, api_key_env=request.api_key_env) for m in labels
+    ]
+
+
+def _check_options(options: RunOptions) -> None:
+    for name, least in (("concurrency", 1), ("max_retries", 0), ("batch_size", 1)):
+        value = getattr(options, name)
+        if value < least:
+            msg = f"`--{name.replace('_', '-')}` must be at least {least}, got {value}"
+            raise UsageError(msg)
+    for name in ("rpm", "tpm", "timeout", "limit"):
+        value = getattr(options, name)
+        if value is not None and value <= 0:
+            msg = f"`--{name}` must be positive, got {value}"
+            raise UsageError(msg)
+
+
+def open_store(request: RunRequest, targets: Sequence[ModelTarget]) -> tuple[RunStore, Path]:
+    """Read and check the input, then create or resume the run directory."""
+    source = read_source(request.source)
+    prompts = normalize(source, request.read)
+    media_root = Path(request.read.media_root or request.source.parent).resolve()
+    manifest = Manifest(
+        models=tuple(t.label for t in targets),
+        options=dict(request.model_options),
+        input_fingerprint=_fingerprint(prompts),
+        media_root=str(media_root),
+        llmframe_version=__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    return RunStore.create_or_resume(request.out, manifest, prompts), media_root
+
+
+async def launch(
+    request: RunRequest, *, progress: Progress | None = None, handle_signals: bool = False
+) -> RunSummary:
+    """Check everything, then run; with `handle_signals`, Ctrl-C stops sending and flushes."""
+    _check_options(request.options)
+    targets = _targets(request)
+    store, media_root = open_store(request, targets)
+    try:
+        runner = Runner(
+            store,
+            targets,
+            model_options=request.model_options,
+            options=request.options,
+            media_root=media_root,
+            progress=progress,
+        )
+        if handle_signals:
+            _on_interrupt(runner)
+        return await runner.run()
+    finally:
+        store.close()
+
+
+def _on_interrupt(runner: Runner) -> None:
+    """First Ctrl-C: stop sending and let requests in flight finish; second: cancel them."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    presses = 0
+
+    def interrupted() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            runner.stop()
+        elif main is not None:
+            main.cancel()
+
+    if os.name == "posix":
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+
+
+def _shorten(value: Any, limit: int = 120) -> Any:
+    """Long strings (inline media) cut for display."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}... ({len(value)} chars)"
+    if isinstance(value, dict):
+        return {k: _shorten(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shorten(v, limit) for v in value]
+    return value
+
+
+def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
+    """Check everything and build the first requests, sending nothing and writing nothing."""
+    _check_options(request.options)
+    targets = _targets(request)
+    prompts = normalize(read_source(request.source), request.read)
+    media = MediaRoot(Path(request.read.media_root or request.source.parent))
+    bodies = []
+    head = prompts.slice(0, count)
+    for prompt_id, messages in zip(
+        head["id"].to_pylist(), messages_from_arrow(head["messages"]), strict=True
+    ):
+        for target in targets:
+            provider = get_provider(target.endpoint.wire)
+            call = provider.build_call(
+                target.model,
+                inline_media(messages, media),
+                request.model_options,
+                stream=request.options.stream,
+            )
+            bodies.append(
+                {
+                    "prompt_id": prompt_id,
+                    "model": target.label,
+                    "url": target.base_url + call.path,
+                    "body": _shorten(dict(call.body or {})),
+                }
+            )
+    return bodies
+
+
+def run_from_cli(request: RunRequest, *, progress: bool) -> RunSummary:
+    """Run to completion on a fresh event loop, with a progress bar when asked."""
+    bar = None
+    if progress:
+        from llmframe.progress import TerminalProgress
+
+        bar = TerminalProgress()
+    return asyncio.run(launch(request, progress=bar, handle_signals=True))
+
+
+def describe(summary: RunSummary) -> str:
+    """The final lines a run prints."""
+    counts = f"{summary.ok} ok, {summary.errors} errors"
+    if summary.skipped:
+        counts += f", {summary.skipped} already done"
+    lines = [
+        f"run {summary.path}: {counts}; tokens in {summary.input_tokens:,}, out "
+        f"{summary.output_tokens:,}; {summary.retries} retries",
+    ]
+    if summary.errors_by_type:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_type.items()))
+        lines.append(f"  errors by type: {kinds} (rerun with --retry-errors to send them again)")
+    if summary.interrupted:
+        lines.append("  interrupted: run the same command again to resume")
+    lines.append(f'  query it: llmframe sql "select * from outputs" --run {summary.path}')
+    return "\n".join(lines)

@@ -1,0 +1,433 @@
+"""The built-in offline model ``echo``: an OpenAI Chat Completions server inside the process.
+
+`EchoTransport` is an `httpx.AsyncBaseTransport` that answers ``POST .../chat/completions`` (any
+base URL; `BASE_URL` by convention) with no key and no network, in the OpenAI wire format, so the
+runner's path through HTTP, SSE and the OpenAI parser is the same as for a real server. The pure
+functions `echo_completion` and `echo_chunks` (request body -> response body / stream chunks) are
+also what the test suite's loopback server answers with.
+
+The answer, deterministic for a given request body:
+
+- **Text.** ``"echo: " + TEXT``, where TEXT is the last user message rendered as its text parts
+  and a ``[image]``, ``[audio]``, ``[video]`` or ``[document]`` marker per media part, joined by
+  single spaces. When the conversation ends in tool messages, TEXT is those tool results instead,
+  so a tool loop's final answer shows what the tools returned.
+- **Tool call.** When the request has ``tools``, the last message is from the user and
+  ``tool_choice`` is not ``"none"``: one call of the first tool (or the one ``tool_choice``
+  names), its arguments the tool's ``parameters`` filled in as for JSON below;
+  ``finish_reason`` is ``tool_calls``.
+- **JSON.** With ``response_format`` ``json_schema``, the content is compact JSON that fits the
+  schema by type only: every listed property is present, strings are TEXT, numbers 0, booleans
+  false, arrays empty, null null; ``enum``/``const`` give their first value, ``anyOf``/``oneOf``
+  their first non-null branch, local ``$ref`` is followed. Formats, patterns and lengths are not
+  honoured. ``json_object`` gives ``{"echo": TEXT}``.
+- **Length.** ``max_completion_tokens`` (or ``max_tokens``) keeps the first N words of a text or
+  JSON answer and sets ``finish_reason`` ``length``.
+
+Tokens are words: ``len(text.split())``. ``prompt_tokens`` is the sum over messages of 1 plus
+the words of the rendered message (its text as above, plus tool calls' names and arguments);
+tools and schemas are not counted. ``completion_tokens`` is the words of the content, or of the
+tool call's arguments JSON.
+
+Streaming sends a role chunk, one chunk per word of content (or 8-character fragments of the
+arguments), a finish chunk, a usage chunk when ``stream_options.include_usage``, then
+``[DONE]``. The extra body key ``latency_ms`` simulates latency: half of it before the first
+chunk (so time to first token is visible), the rest spread over the others; a non-streamed
+answer waits all of it. The read timeout of the httpx request applies to these waits. ``id`` is
+``echo-`` plus a hash of the request, ``created`` is 0 and ``model`` is the model asked for.
+Echo injects no faults: a malformed request gets a 400 like a real server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "BASE_URL",
+    "DONE",
+    "EchoError",
+    "EchoTransport",
+    "chunk_delays",
+    "count_tokens",
+    "echo_chunks",
+    "echo_completion",
+    "error_body",
+    "latency_seconds",
+    "prompt_text",
+    "prompt_tokens",
+    "sse_event",
+]
+
+BASE_URL = "http://echo.invalid/v1"
+"""The base URL the echo model is reached at; the host is never resolved."""
+
+DONE = b"data: [DONE]\n\n"
+"""The event that ends an OpenAI stream."""
+
+_NOT_HASHED = ("stream", "stream_options", "latency_ms")
+_MEDIA = {
+    "image_url": "[image]",
+    "input_audio": "[audio]",
+    "file": "[document]",
+    "video_url": "[video]",
+}
+_ARGUMENT_FRAGMENT = 8
+_MAX_REF_DEPTH = 8
+_PIECE = re.compile(r"\s*\S+|\s+$")
+
+
+class EchoError(ValueError):
+    """A request echo refuses, as a real server would with a 400."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    response_id: str
+    model: str
+    content: str | None
+    tool_call: tuple[str, str] | None  # (name, arguments JSON)
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def count_tokens(text: str) -> int:
+    """Echo's token estimate: whitespace-separated words."""
+    return len(text.split())
+
+
+def error_body(
+    message: str, *, type_: str = "invalid_request_error", code: str | None = None
+) -> dict[str, Any]:
+    """An OpenAI-shaped error body."""
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def sse_event(chunk: Mapping[str, Any]) -> bytes:
+    """One chunk as a server-sent event."""
+    return b"data: " + json.dumps(chunk, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _render_content(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        msg = "message `content` must be a string, null or a list of parts"
+        raise EchoError(msg)
+    pieces = []
+    for part in content:
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            msg = "each content part must be an object with a `type`"
+            raise EchoError(msg)
+        kind = part["type"]
+        if kind in ("text", "refusal"):
+            pieces.append(str(part.get(kind, "")))
+        else:
+            pieces.append(_MEDIA.get(kind, f"[{kind}]"))
+    return " ".join(pieces)
+
+
+def _render(message: Mapping[str, Any]) -> str:
+    pieces = [_render_content(message.get("content"))]
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", {}) if isinstance(call, Mapping) else {}
+        pieces += [str(function.get("name", "")), str(function.get("arguments", ""))]
+    return " ".join(pieces)
+
+
+def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        msg = "`messages` must be a non-empty list"
+        raise EchoError(msg)
+    for message in messages:
+        if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+            msg = "each message must be an object with a `role`"
+            raise EchoError(msg)
+    return messages
+
+
+def prompt_text(body: Mapping[str, Any]) -> str:
+    """The text echo answers: trailing tool results, else the last user message, rendered."""
+    messages = _messages(body)
+    tail: list[str] = []
+    for message in reversed(messages):
+        if message["role"] != "tool":
+            break
+        tail.append(_render(message))
+    if tail:
+        return " ".join(reversed(tail))
+    users = [m for m in messages if m["role"] == "user"]
+    return _render(users[-1]) if users else ""
+
+
+def prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Echo's prompt token count: per message, 1 plus the words of the rendered message."""
+    return sum(1 + count_tokens(_render(m)) for m in _messages(body))
+
+
+def latency_seconds(body: Mapping[str, Any]) -> float:
+    """The simulated latency the body asks for (``latency_ms``), in seconds."""
+    latency = body.get("latency_ms", 0)
+    if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not latency >= 0:
+        msg = "`latency_ms` must be a non-negative number"
+        raise EchoError(msg)
+    return latency / 1000
+
+
+def chunk_delays(latency: float, n_chunks: int) -> list[float]:
+    """Seconds to wait before each of `n_chunks`: half before the first, the rest spread evenly."""
+    if n_chunks <= 1:
+        return [latency] * n_chunks
+    rest = latency / 2 / (n_chunks - 1)
+    return [latency / 2] + [rest] * (n_chunks - 1)
+
+
+def _resolve(ref: str, root: Any) -> Any:
+    """The target of a local JSON pointer ``$ref`` (``#/$defs/Name``), or ``{}``."""
+    target = root
+    for key in ref.removeprefix("#").strip("/").split("/") if ref.strip("#/") else []:
+        key = key.replace("~1", "/").replace("~0", "~")
+        target = target.get(key, {}) if isinstance(target, Mapping) else {}
+    return target
+
+
+def _fit(schema: Any, text: str, root: Any, depth: int = 0) -> Any:
+    """A value that fits `schema` by type only (see the module docstring)."""
+    if depth > _MAX_REF_DEPTH:
+        return None
+    if not isinstance(schema, Mapping):
+        return text
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#"):
+        return _fit(_resolve(ref, root), text, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            usable = [
+                b for b in branches if not (isinstance(b, Mapping) and b.get("type") == "null")
+            ]
+            return _fit((usable or branches)[0], text, root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and isinstance(schema.get("properties"), Mapping)):
+        properties = schema.get("properties") or {}
+        return {name: _fit(sub, text, root, depth + 1) for name, sub in properties.items()}
+    defaults = {"array": [], "integer": 0, "number": 0, "boolean": False, "null": None}
+    return defaults.get(kind, text) if isinstance(kind, str) else text
+
+
+def _json_answer(body: Mapping[str, Any], text: str) -> str | None:
+    fmt = body.get("response_format")
+    if not isinstance(fmt, Mapping):
+        return None
+    if fmt.get("type") == "json_object":
+        return json.dumps({"echo": text}, ensure_ascii=False, separators=(",", ":"))
+    if fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema", {})
+        value = _fit(schema, text, schema)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None
+
+
+def _tool_call(
+    body: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+) -> tuple[str, str] | None:
+    tools = body.get("tools")
+    choice = body.get("tool_choice")
+    if (
+        not isinstance(tools, list)
+        or not tools
+        or messages[-1]["role"] != "user"
+        or choice == "none"
+    ):
+        return None
+    functions = [t.get("function", t) for t in tools if isinstance(t, Mapping)]
+    if isinstance(choice, Mapping):
+        wanted = (choice.get("function") or {}).get("name")
+        functions = [f for f in functions if f.get("name") == wanted] or functions
+    if not functions or not isinstance(functions[0].get("name"), str):
+        msg = "each tool needs a function `name`"
+        raise EchoError(msg)
+    first = functions[0]
+    schema = first.get("parameters") or {"type": "object", "properties": {}}
+    arguments = _fit(schema, _render(messages[-1]), schema)
+    return first["name"], json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+
+
+def _max_tokens(body: Mapping[str, Any]) -> int | None:
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        msg = "`max_completion_tokens` must be a positive integer"
+        raise EchoError(msg)
+    return limit
+
+
+def _answer(body: Mapping[str, Any]) -> _Answer:
+    if not isinstance(body, Mapping):
+        msg = "the request body must be a JSON object"
+        raise EchoError(msg)
+    messages = _messages(body)
+    model = body.get("model", "echo")
+    if not isinstance(model, str):
+        msg = "`model` must be a string"
+        raise EchoError(msg)
+    latency_seconds(body)
+    hashed = {k: v for k, v in body.items() if k not in _NOT_HASHED}
+    digest = hashlib.sha256(json.dumps(hashed, sort_keys=True, default=str).encode()).hexdigest()
+    text = prompt_text(body)
+    tokens_in = prompt_tokens(body)
+    response_id = f"echo-{digest[:24]}"
+    call = _tool_call(body, messages)
+    if call is not None:
+        tokens_out = count_tokens(call[1])
+        return _Answer(response_id, model, None, call, "tool_calls", tokens_in, tokens_out)
+    content = _json_answer(body, text)
+    content = f"echo: {text}" if content is None else content
+    finish = "stop"
+    limit = _max_tokens(body)
+    pieces = _PIECE.findall(content)
+    if limit is not None and count_tokens(content) > limit:
+        content, finish = "".join(pieces[:limit]), "length"
+    return _Answer(response_id, model, content, None, finish, tokens_in, count_tokens(content))
+
+
+def _usage(answer: _Answer) -> dict[str, int]:
+    return {
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+    }
+
+
+def _call_id(answer: _Answer) -> str:
+    return "call_" + answer.response_id.removeprefix("echo-")
+
+
+def echo_completion(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole (non-streamed) ``chat.completion`` body echo answers `body` with."""
+    answer = _answer(body)
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content, "refusal": None}
+    if answer.tool_call is not None:
+        name, arguments = answer.tool_call
+        function = {"name": name, "arguments": arguments}
+        message["tool_calls"] = [{"id": _call_id(answer), "type": "function", "function": function}]
+    return {
+        "id": answer.response_id,
+        "object": "chat.completion",
+        "created": 0,
+        "model": answer.model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": answer.finish_reason,
+            }
+        ],
+        "usage": _usage(answer),
+    }
+
+
+def echo_chunks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects echo streams for `body` (``[DONE]`` not included)."""
+    answer = _answer(body)
+    options = body.get("stream_options")
+    include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+    deltas: list[dict[str, Any]]
+    if answer.tool_call is not None:
+        name, arguments = answer.tool_call
+        start = {"index": 0, "id": _call_id(answer), "type": "function"}
+        start["function"] = {"name": name, "arguments": ""}
+        deltas = [{"role": "assistant", "content": None, "tool_calls": [start]}]
+        deltas += [
+            {
+                "tool_calls": [
+                    {"index": 0, "function": {"arguments": arguments[i : i + _ARGUMENT_FRAGMENT]}}
+                ]
+            }
+            for i in range(0, len(arguments), _ARGUMENT_FRAGMENT)
+        ]
+    else:
+        deltas = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": piece} for piece in _PIECE.findall(answer.content or "")]
+    head = {"id": answer.response_id, "object": "chat.completion.chunk", "created": 0}
+    head["model"] = answer.model
+    tail = {"usage": None} if include_usage else {}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return {**head, "choices": [choice], **tail}
+
+    chunks = [chunk(d) for d in deltas] + [chunk({}, answer.finish_reason)]
+    if include_usage:
+        chunks.append({**head, "choices": [], "usage": _usage(answer)})
+    return chunks
+
+
+async def _wait(seconds: float, request: httpx.Request) -> None:
+    """Sleep, raising `httpx.ReadTimeout` where the request's read timeout is shorter."""
+    timeout = request.extensions.get("timeout", {}).get("read")
+    if timeout is not None and seconds > timeout:
+        await asyncio.sleep(timeout)
+        msg = "echo: read timed out"
+        raise httpx.ReadTimeout(msg, request=request)
+    if seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+async def _stream(
+    chunks: list[dict[str, Any]], latency: float, request: httpx.Request
+) -> AsyncIterator[bytes]:
+    for delay, chunk in zip(chunk_delays(latency, len(chunks)), chunks, strict=True):
+        await _wait(delay, request)
+        yield sse_event(chunk)
+    yield DONE
+
+
+def _error(status: int, message: str, **kwargs: Any) -> httpx.Response:
+    return httpx.Response(status, json=error_body(message, **kwargs))
+
+
+class EchoTransport(httpx.AsyncBaseTransport):
+    """Answers OpenAI Chat Completions requests in-process with `echo_completion`/`echo_chunks`."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """One request; never touches the network."""
+        if not request.url.path.rstrip("/").endswith("/chat/completions"):
+            return _error(404, f"echo serves POST /chat/completions, not {request.url.path}")
+        if request.method != "POST":
+            return _error(405, f"echo does not serve {request.method}")
+        try:
+            body = json.loads(await request.aread())
+        except ValueError:
+            return _error(400, "the request body is not valid JSON")
+        try:
+            latency = latency_seconds(body) if isinstance(body, Mapping) else 0.0
+            if isinstance(body, Mapping) and body.get("stream") is True:
+                stream = _stream(echo_chunks(body), latency, request)
+                return httpx.Response(
+                    200, headers={"content-type": "text/event-stream"}, content=stream
+                )
+            completion = echo_completion(body)
+        except EchoError as exc:
+            return _error(400, str(exc))
+        await _wait(latency, request)
+        return httpx.Response(200, json=completion)

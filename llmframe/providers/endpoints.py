@@ -1,0 +1,98 @@
+"""Endpoints: where a model name sends its requests, with which wire module and which key.
+
+One wire module serves many endpoints (pydantic-ai's model/provider/profile split): an
+OpenAI-compatible server is `openai/<model>` with ``--base-url``; `echo` is the OpenAI wire
+answered in process. Keys come from the environment and live only in `ModelTarget.api_key`,
+which no repr shows.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from llmframe.errors import UsageError
+
+__all__ = ["ENDPOINTS", "Endpoint", "ModelTarget", "resolve_model"]
+
+
+def _echo_transport() -> httpx.AsyncBaseTransport:
+    from llmframe.providers.echo import EchoTransport
+
+    return EchoTransport()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A named place to send requests."""
+
+    name: str
+    wire: str
+    """The provider module that speaks its wire format."""
+    base_url: str
+    key_env: str | None
+    transport: Callable[[], httpx.AsyncBaseTransport] | None = None
+    """An in-process transport (echo) instead of the network."""
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "openai": Endpoint("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "echo": Endpoint("echo", "openai", "http://echo.invalid/v1", None, _echo_transport),
+}
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """One model to run: the label as the user wrote it, its endpoint and credentials."""
+
+    label: str
+    endpoint: Endpoint
+    model: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The credentials header, added by the runner last; never stored or logged."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
+def _is_loopback(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_model(
+    label: str,
+    *,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> ModelTarget:
+    """Turn ``provider/model`` (or ``echo``) into a `ModelTarget`, or raise `UsageError`."""
+    name, _, model = label.partition("/")
+    endpoint = ENDPOINTS.get(name)
+    if endpoint is None or (not model and name != "echo"):
+        known = ", ".join(f"`{n}/MODEL`" for n in ENDPOINTS if n != "echo")
+        msg = f"unknown model `{label}`; use {known} or `echo`"
+        raise UsageError(msg)
+    url = base_url or endpoint.base_url
+    if endpoint.transport is not None:
+        return ModelTarget(label, endpoint, model or "echo", endpoint.base_url)
+    key_env = api_key_env or endpoint.key_env
+    api_key = environ.get(key_env) if key_env else None
+    if not api_key and not _is_loopback(url):
+        msg = f"no API key for `{label}`: set `{key_env}`" + (
+            "" if api_key_env else " (or name another variable with `--api-key-env`)"
+        )
+        raise UsageError(msg)
+    return ModelTarget(label, endpoint, model, url.rstrip("/"), api_key or None)

@@ -1,0 +1,408 @@
+"""OpenAI Chat Completions (``POST /chat/completions``), for OpenAI and the servers that copy it.
+
+Request: ``{"model", "messages", **options}``; streaming adds ``"stream": true`` and
+``stream_options.include_usage`` so the last chunk carries usage. Options are passed through
+except those llmframe owns (``model``, ``messages``, ``stream``) or cannot store (``n`` other than
+1, ``logprobs``), which raise `UsageError`. The message mapping is in `_openai_request`.
+
+Reasoning parts in the history are not sent unless the endpoint asks for them. Chat
+Completions has no input field for reasoning (OpenAI keeps its own server-side) and some servers
+reject unknown message fields, so by default they are left out: the one deliberate omission.
+DeepSeek's thinking mode is the exception that needs them: it answers 400 unless the
+``reasoning_content`` of an assistant turn that made tool calls comes back, and ignores it on
+other turns (its older rule, 400 whenever ``reasoning_content`` came back, is gone). An endpoint
+such as DeepSeek's therefore builds ``OpenAIChat(reasoning_field="reasoning_content")``.
+
+Response: ``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (vLLM, OpenRouter, Groq) becomes
+a reasoning part (one of them when a server sends both), ``content`` a text part, ``refusal`` a
+refusal part, and ``tool_calls`` tool-call parts keyed by their ``index``, in order of first
+appearance. A whole body and a stream both become deltas for the one `PartAssembler`. Empty
+strings add nothing. Usage: ``prompt_tokens``, ``completion_tokens``,
+``completion_tokens_details.reasoning_tokens`` and ``prompt_tokens_details.cached_tokens``
+(DeepSeek's ``prompt_cache_hit_tokens`` when the details are absent). A key in a message or delta
+that llmframe does not read (output ``audio``, ``annotations``, ``function_call``...) raises
+`UnexpectedResponse` when it holds something, except OpenRouter's ``reasoning_details``, a
+structured copy of ``reasoning``. A second choice raises too: llmframe keeps one per request.
+
+Errors inside a 200 response (``{"error": {...}}`` as a body or a stream event, or an SSE
+``event: error``) are classified like an HTTP error: the status is the error's numeric ``code``,
+else inferred from its ``type``/``code`` words (``rate_limit_exceeded`` -> 429,
+``invalid_request_error`` -> 400...), else 500, since a stream that broke server-side is usually
+transient. The raised `ProviderHTTPError` subclass carries the verdict; on a retry the runner
+discards the partial deltas. A stream that ends with neither ``[DONE]`` nor a finish reason was
+cut short and raises `UnexpectedResponse`; junk raises it with that one event's text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmframe import _json
+from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
+from llmframe.parts.types import Message
+from llmframe.providers import _http
+from llmframe.providers._assembler import PartAssembler
+from llmframe.providers._openai_request import wire_messages
+from llmframe.providers.base import (
+    Completion,
+    ErrorVerdict,
+    HttpCall,
+    PartDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    SseEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["OpenAIChat", "OpenAIChatStream"]
+
+_NAME = "openai"
+_RESERVED = {
+    "model": "is the `model` argument",
+    "messages": "comes from the prompt's messages",
+    "stream": "is decided by the runner",
+}
+_READ_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning"}
+_NOT_STORED = {"reasoning_details"}
+_IN_BAND_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "invalid_api_key": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "model_not_found": 404,
+    "rate_limit_exceeded": 429,
+    "rate_limit_error": 429,
+    "insufficient_quota": 429,
+    "server_error": 500,
+    "api_error": 500,
+    "overloaded_error": 503,
+}
+
+
+class OpenAIChat:
+    """The OpenAI Chat Completions wire format; stateless, one instance serves every request.
+
+    `reasoning_field` is the endpoint's field for reasoning sent back in assistant messages
+    (``"reasoning_content"`` for DeepSeek), or None to leave reasoning out (OpenAI's own API).
+    """
+
+    name = _NAME
+    api = "openai_chat"
+
+    def __init__(self, *, reasoning_field: str | None = None) -> None:
+        self.reasoning_field = reasoning_field
+
+    def build_call(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any],
+        *,
+        stream: bool,
+    ) -> HttpCall:
+        """``POST /chat/completions`` for one conversation."""
+        _check_options(options)
+        wire = wire_messages(messages, reasoning_field=self.reasoning_field)
+        body: dict[str, Any] = {"model": model, "messages": wire, **options}
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {
+                **(options.get("stream_options") or {}),
+                "include_usage": True,
+            }
+        return HttpCall(method="POST", path="/chat/completions", body=body, stream=stream)
+
+    def parse_body(self, body: bytes) -> Completion:
+        """A whole ``chat.completion`` body."""
+        payload = _object(body, "response body")
+        error = _error_of(payload)
+        if error is not None:
+            raise _in_band_error(error, self)
+        choice = _only_choice(_require(payload, "choices", list, "response body"))
+        assembler = PartAssembler(self.name)
+        finish_reason = None
+        if choice is not None:
+            message = _require(choice, "message", Mapping, "choice")
+            for delta in _deltas(message, "message"):
+                assembler.add(delta)
+            finish_reason = _str_or_none(choice, "finish_reason")
+        usage = payload.get("usage")
+        return Completion(
+            parts=assembler.parts(),
+            usage=Usage() if usage is None else _usage(usage),
+            finish_reason=finish_reason,
+            response_id=_str_or_none(payload, "id"),
+            model=_str_or_none(payload, "model"),
+        )
+
+    def stream_parser(self) -> OpenAIChatStream:
+        """A parser for one ``chat.completion.chunk`` stream."""
+        return OpenAIChatStream(self)
+
+    def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
+        """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            payload = _json.loads(text)
+        except ValueError:
+            payload = None
+        error = _error_of(payload) if isinstance(payload, Mapping) else None
+        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
+            message = _http.excerpt(error["message"], 1000)
+        elif isinstance(error, str):
+            message = _http.excerpt(error, 1000)
+        else:
+            message = _http.excerpt(text.strip()) or f"HTTP {status}"
+        quota = isinstance(error, Mapping) and "insufficient_quota" in (
+            error.get("code"),
+            error.get("type"),
+        )
+        return ErrorVerdict(
+            retryable=_http.retryable_status(status) and not quota,
+            error_type=_http.error_type(status),
+            message=message,
+            retry_after=_http.retry_after(headers),
+        )
+
+
+class OpenAIChatStream:
+    """Per-response state of one stream. `event_counts` tallies each kind of event handled."""
+
+    def __init__(self, provider: OpenAIChat) -> None:
+        self._provider = provider
+        self._assembler = PartAssembler(provider.name)
+        self.event_counts: Counter[str] = Counter()
+        self._done = False
+        self._usage = Usage()
+        self._finish_reason: str | None = None
+        self._response_id: str | None = None
+        self._model: str | None = None
+
+    def feed(self, event: SseEvent) -> list[PartDelta]:
+        """Consume one event; return the deltas it carries (already given to the assembler)."""
+        kind, deltas = self._handle(event)
+        for delta in deltas:
+            self._assembler.add(delta)
+        self.event_counts[kind] += 1
+        return deltas
+
+    def finish(self) -> Completion:
+        """The finished response; raise `UnexpectedResponse` if the stream was cut short."""
+        if not self._done and self._finish_reason is None:
+            msg = "the stream ended before `[DONE]` or a finish reason"
+            raise UnexpectedResponse(msg, provider=_NAME)
+        return Completion(
+            parts=self._assembler.parts(),
+            usage=self._usage,
+            finish_reason=self._finish_reason,
+            response_id=self._response_id,
+            model=self._model,
+        )
+
+    def _handle(self, event: SseEvent) -> tuple[str, list[PartDelta]]:
+        if self._done:
+            raise _junk(event.data, "an event after `[DONE]`")
+        if event.event not in (None, "message", "error"):
+            raise _junk(event.data, f"an event of unknown type `{event.event}`")
+        if event.data == "[DONE]" and event.event != "error":
+            self._done = True
+            return "done", []
+        payload = _object(event.data, "stream event")
+        error = _error_of(payload)
+        if error is not None or event.event == "error":
+            raise _in_band_error(payload if error is None else error, self._provider)
+        if payload.get("object") not in (None, "chat.completion.chunk"):
+            raise _junk(event.data, f"a `{payload.get('object')}` object in the stream")
+        choice = _only_choice(_require(payload, "choices", list, "stream chunk"))
+        self._response_id = self._response_id or _str_or_none(payload, "id")
+        self._model = self._model or _str_or_none(payload, "model")
+        if payload.get("usage") is not None:
+            self._usage = _usage(payload["usage"])
+        if choice is None:
+            return ("usage" if payload.get("usage") is not None else "empty"), []
+        self._finish_reason = _str_or_none(choice, "finish_reason") or self._finish_reason
+        delta = choice.get("delta")
+        if delta is None:
+            return "chunk", []
+        return "chunk", _deltas(_require(choice, "delta", Mapping, "choice"), "delta")
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    for key, why in _RESERVED.items():
+        if key in options:
+            msg = f"option `{key}` cannot be set: it {why}"
+            raise UsageError(msg)
+    if options.get("n", 1) != 1:
+        msg = "option `n` must be 1: llmframe keeps one completion per prompt and model"
+        raise UsageError(msg)
+    if options.get("logprobs"):
+        msg = "option `logprobs` is not supported: llmframe does not store log probabilities"
+        raise UsageError(msg)
+
+
+def _junk(text: str | bytes, what: str) -> UnexpectedResponse:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    excerpt = _http.excerpt(text)
+    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=_NAME, excerpt=excerpt)
+
+
+def _object(text: str | bytes, what: str) -> dict[str, Any]:
+    try:
+        payload = _json.loads(text)
+    except ValueError:
+        raise _junk(text, f"a {what} that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise _junk(text, f"a {what} that is not a JSON object")
+    return payload
+
+
+def _shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
+    excerpt = _http.excerpt(_json.dumps(value))
+    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
+    return UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+
+
+def _require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, cls):
+        raise _shape_error(value, what, key, f"a {cls.__name__}")
+    return value
+
+
+def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _shape_error(value, "response", key, "a string")
+    return value
+
+
+def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise _shape_error(value, "usage", key, "an integer")
+    return value
+
+
+def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
+    if not choices:
+        return None
+    choice = choices[0]
+    if not isinstance(choice, Mapping):
+        raise _shape_error(choices, "response", "choices", "a list of objects")
+    if len(choices) > 1 or choice.get("index", 0) != 0:
+        msg = "got a second choice; llmframe keeps one completion per request"
+        raise UnexpectedResponse(msg, provider=_NAME)
+    return choice
+
+
+def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
+    """The deltas of a whole ``message`` or a stream's ``delta``: one shape, one reading."""
+    for key, value in message.items():
+        if key not in _READ_KEYS and key not in _NOT_STORED and value not in (None, "", [], {}):
+            excerpt = _http.excerpt(_json.dumps(value))
+            msg = f"`{key}` in the {what} is not supported by llmframe yet: {excerpt}"
+            raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+    deltas: list[PartDelta] = []
+    reasoning = _reasoning(message, what)
+    if reasoning:
+        deltas.append(ReasoningDelta(key="reasoning", text=reasoning))
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise _shape_error(content, what, "content", "a string")
+    if content:
+        deltas.append(TextDelta(key="text", text=content))
+    refusal = _str_or_none(message, "refusal")
+    if refusal:
+        deltas.append(RefusalDelta(key="refusal", text=refusal))
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise _shape_error(calls, what, "tool_calls", "a list")
+        deltas.extend(_tool_call_delta(call, position) for position, call in enumerate(calls))
+    return deltas
+
+
+def _reasoning(message: Mapping[str, Any], what: str) -> str | None:
+    texts = [_str_or_none(message, key) for key in ("reasoning_content", "reasoning")]
+    given = [text for text in texts if text]
+    if len(given) == 2 and given[0] != given[1]:
+        msg = f"the {what} has both `reasoning_content` and `reasoning`, and they differ"
+        raise UnexpectedResponse(msg, provider=_NAME)
+    return given[0] if given else None
+
+
+def _tool_call_delta(call: Any, position: int) -> ToolCallDelta:
+    if not isinstance(call, Mapping):
+        raise _shape_error(call, "message", "tool_calls", "a list of objects")
+    if call.get("type") not in (None, "function"):
+        raise _shape_error(call, "message", "tool_calls", "a function call")
+    index = call.get("index", position)
+    function = call.get("function") or {}
+    if not isinstance(index, int) or not isinstance(function, Mapping):
+        raise _shape_error(call, "message", "tool_calls", "a function call")
+    arguments = function.get("arguments")
+    if isinstance(arguments, Mapping):
+        arguments = _json.dumps(arguments)
+    elif arguments is not None and not isinstance(arguments, str):
+        raise _shape_error(arguments, "message", "arguments", "JSON text")
+    return ToolCallDelta(
+        key=f"tool_call:{index}",
+        call_id=_str_or_none(call, "id"),
+        name=_str_or_none(function, "name"),
+        arguments=arguments or "",
+    )
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, Mapping):
+        raise _shape_error(raw, "response", "usage", "an object")
+    prompt = raw.get("prompt_tokens_details") or {}
+    completion = raw.get("completion_tokens_details") or {}
+    cached = _int_or_none(prompt, "cached_tokens")
+    if cached is None:
+        cached = _int_or_none(raw, "prompt_cache_hit_tokens")  # DeepSeek
+    return Usage(
+        input_tokens=_int_or_none(raw, "prompt_tokens"),
+        output_tokens=_int_or_none(raw, "completion_tokens"),
+        reasoning_tokens=_int_or_none(completion, "reasoning_tokens"),
+        cached_tokens=cached
+        if cached is not None
+        else _int_or_none(raw, "prompt_cache_hit_tokens"),
+    )
+
+
+def _error_of(payload: Mapping[str, Any]) -> Any:
+    """The error a 200 body or event holds: ``{"error": ...}`` or a flat ``"object": "error"``."""
+    if payload.get("object") == "error":
+        return payload
+    return payload.get("error")
+
+
+def _in_band_status(error: Any) -> int:
+    if not isinstance(error, Mapping):
+        return 500
+    code = error.get("code")
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return code
+    words = (error.get("code"), error.get("type"))
+    return next(
+        (_IN_BAND_STATUS[w] for w in words if isinstance(w, str) and w in _IN_BAND_STATUS), 500
+    )
+
+
+def _in_band_error(error: Any, provider: OpenAIChat) -> ProviderHTTPError:
+    body = _json.dumps({"error": error}).encode()
+    verdict = provider.classify_error(_in_band_status(error), {}, body)
+    verdict = dataclasses.replace(
+        verdict, message=f"error inside a 200 response: {verdict.message}"
+    )
+    return _http.error_from_verdict(verdict, provider=provider.name)

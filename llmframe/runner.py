@@ -1,0 +1,373 @@
+"""The async engine: prompts in, one response per (prompt, model) out, whatever goes wrong.
+
+A producer reads the run's prompts in Arrow batches and feeds a bounded queue, so memory does
+not grow with the input; `concurrency` workers take jobs from it, wait for the rate budgets,
+make attempts with jittered exponential backoff (honouring ``Retry-After``), and hand every
+finished response, ok or not, to the store. One bad row becomes an error row; it never stops
+the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, get_args
+
+import httpx
+
+from llmframe import _json
+from llmframe._attempt import AttemptFailed, AttemptResult, attempt
+from llmframe._ratelimit import RateLimits
+from llmframe.errors import LlmframeError
+from llmframe.io.media import MediaRoot, inline_media
+from llmframe.parts.arrow import messages_from_arrow
+from llmframe.parts.types import MediaPart, Message
+from llmframe.providers import get_provider
+from llmframe.providers.base import Completion, ErrorVerdict, Provider
+from llmframe.providers.endpoints import ModelTarget
+from llmframe.store import RunStore
+
+__all__ = ["Progress", "RunOptions", "RunSummary", "Runner"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: the rare knobs in one place."""
+
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None
+    max_retries: int = 6
+    timeout: float = 300.0
+    """Seconds per attempt, from sending to the last byte; a hung stream counts."""
+    stream: bool = True
+    limit: int | None = None
+    retry_errors: bool = False
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    batch_size: int = 512
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the final line and the exit code."""
+
+    path: Path
+    total: int = 0
+    skipped: int = 0
+    ok: int = 0
+    errors: int = 0
+    retries: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    interrupted: bool = False
+    errors_by_type: dict[str, int] = field(default_factory=dict)
+
+
+class Progress(Protocol):
+    """What the runner reports as it goes (a rich bar, a notebook widget, or nothing)."""
+
+    def start(self, total: int) -> None:
+        """The number of responses this run will produce."""
+
+    def update(self, summary: RunSummary) -> None:
+        """Called after each finished response or retry."""
+
+    def stop(self) -> None:
+        """The run is over."""
+
+
+class NoProgress:
+    """Reports nothing."""
+
+    def start(self, total: int) -> None:
+        """Nothing to show."""
+
+    def update(self, summary: RunSummary) -> None:
+        """Nothing to show."""
+
+    def stop(self) -> None:
+        """Nothing to show."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (prompt, model) to answer."""
+
+    prompt_id: str
+    target: ModelTarget
+    messages: Sequence[Message]
+    options: Mapping[str, Any]
+
+
+_MEDIA_CLASSES = get_args(MediaPart)
+
+
+def _estimate_tokens(messages: Sequence[Message], options: Mapping[str, Any]) -> int:
+    """A cheap guess of a request's tokens (about 4 characters a token), corrected from usage."""
+    characters = sum(len(getattr(part, "text", None) or "") for m in messages for part in m.parts)
+    media = sum(1 for m in messages for part in m.parts if isinstance(part, _MEDIA_CLASSES))
+    completion = options.get("max_tokens") or options.get("max_completion_tokens") or 256
+    return characters // 4 + 256 * media + int(completion)
+
+
+def _fingerprint(body: Mapping[str, Any] | None) -> str:
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Runner:
+    """Runs every pending (prompt, model) of a run directory to completion."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        targets: Sequence[ModelTarget],
+        *,
+        model_options: Mapping[str, Any],
+        options: RunOptions,
+        media_root: Path | None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.targets = list(targets)
+        self.model_options = dict(model_options)
+        self.options = options
+        self.media = MediaRoot(media_root) if media_root is not None else None
+        self.progress = progress or NoProgress()
+        self.limits = RateLimits(rpm=options.rpm, tpm=options.tpm)
+        self.summary = RunSummary(path=store.path)
+        self._stopping = asyncio.Event()
+        self._in_flight = 0
+        self._providers: dict[str, Provider] = {}
+
+    def stop(self) -> None:
+        """Stop sending new requests; those in flight finish (the caller may cancel them)."""
+        self._stopping.set()
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _provider(self, target: ModelTarget) -> Provider:
+        wire = target.endpoint.wire
+        if wire not in self._providers:
+            self._providers[wire] = get_provider(wire)
+        return self._providers[wire]
+
+    def _pending_count(self, done: set[tuple[str, str]]) -> tuple[int, int]:
+        """How many responses are still to make, and how many are already done."""
+        total = skipped = seen = 0
+        for batch in self.store.prompt_batches(self.options.batch_size):
+            for prompt_id in batch.column("id").to_pylist():
+                if self.options.limit is not None and seen >= self.options.limit:
+                    return total, skipped
+                seen += 1
+                for target in self.targets:
+                    if (prompt_id, target.label) in done:
+                        skipped += 1
+                    else:
+                        total += 1
+        return total, skipped
+
+    async def _produce(self, queue: asyncio.Queue[Job | None], done: set[tuple[str, str]]) -> None:
+        seen = 0
+        for batch in self.store.prompt_batches(self.options.batch_size):
+            ids = batch.column("id").to_pylist()
+            columns = batch.schema.names
+            row_options = batch.column("options").to_pylist() if "options" in columns else None
+            conversations = messages_from_arrow(batch.column("messages"))
+            for index, prompt_id in enumerate(ids):
+                if self.options.limit is not None and seen >= self.options.limit:
+                    return
+                seen += 1
+                options = dict(self.model_options)
+                if row_options and row_options[index]:
+                    options.update(_json.loads(row_options[index]))
+                for target in self.targets:
+                    if (prompt_id, target.label) in done:
+                        continue
+                    if self._stopping.is_set():
+                        return
+                    await queue.put(Job(prompt_id, target, conversations[index], options))
+
+    # -- one job ------------------------------------------------------------------------------
+
+    def _backoff(self, attempt_number: int, verdict: ErrorVerdict) -> float:
+        if verdict.retry_after is not None:
+            return min(verdict.retry_after, self.options.backoff_cap * 5)
+        ceiling = min(
+            self.options.backoff_cap, self.options.backoff_base * 2 ** (attempt_number - 1)
+        )
+        return random.uniform(ceiling / 2, ceiling)
+
+    async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
+        provider = self._provider(job.target)
+        started_at = _now()
+        row: dict[str, Any] = {
+            "response_id": uuid.uuid4().hex,
+            "prompt_id": job.prompt_id,
+            "model": job.target.label,
+            "provider": job.target.endpoint.name,
+            "started_at": started_at,
+            "options": _json.dumps(dict(job.options)) if job.options else None,
+        }
+        result: AttemptResult | None = None
+        failure: AttemptFailed | None = None
+        attempts = 0
+        try:
+            messages = inline_media(job.messages, self.media)
+            call = provider.build_call(
+                job.target.model, messages, job.options, stream=self.options.stream
+            )
+        except LlmframeError as exc:
+            failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
+            call = None
+        if call is not None:
+            row["request_fingerprint"] = _fingerprint(call.body)
+            estimate = _estimate_tokens(job.messages, job.options)
+            while True:
+                attempts += 1
+                await self.limits.acquire(estimate)
+                self._in_flight += 1
+                try:
+                    result = await attempt(
+                        client, job.target, provider, call, timeout=self.options.timeout
+                    )
+                    failure = None
+                except AttemptFailed as exc:
+                    failure = exc
+                finally:
+                    self._in_flight -= 1
+                headers = (
+                    result.headers if result is not None else failure.headers if failure else {}
+                )
+                self.limits.observe(headers, in_flight=self._in_flight)
+                if result is not None:
+                    usage = result.completion.usage
+                    actual = None
+                    if usage.input_tokens is not None or usage.output_tokens is not None:
+                        actual = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+                    self.limits.settle(estimate, actual)
+                    break
+                assert failure is not None
+                if not failure.verdict.retryable or attempts > self.options.max_retries:
+                    break
+                self.summary.retries += 1
+                self.progress.update(self.summary)
+                await asyncio.sleep(self._backoff(attempts, failure.verdict))
+        self._record(row, attempts, result, failure)
+
+    def _record(
+        self,
+        row: dict[str, Any],
+        attempts: int,
+        result: AttemptResult | None,
+        failure: AttemptFailed | None,
+    ) -> None:
+        row["finished_at"] = _now()
+        row["attempts"] = attempts
+        completion: Completion | None = result.completion if result else None
+        if result is not None and completion is not None:
+            usage = completion.usage
+            row.update(
+                status="ok",
+                http_status=result.http_status,
+                latency_ms=result.latency_ms,
+                ttft_ms=result.ttft_ms,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cached_tokens=usage.cached_tokens,
+                finish_reason=completion.finish_reason,
+            )
+            self.summary.ok += 1
+            self.summary.input_tokens += usage.input_tokens or 0
+            self.summary.output_tokens += usage.output_tokens or 0
+            parts = list(completion.parts)
+        else:
+            assert failure is not None
+            verdict = failure.verdict
+            row.update(
+                status="error",
+                error_type=verdict.error_type,
+                error_message=verdict.message,
+                http_status=failure.http_status,
+            )
+            self.summary.errors += 1
+            self.summary.errors_by_type[verdict.error_type] = (
+                self.summary.errors_by_type.get(verdict.error_type, 0) + 1
+            )
+            parts = []
+        self.store.record(row, parts)
+        self.progress.update(self.summary)
+
+    # -- the whole run ------------------------------------------------------------------------
+
+    async def _work(
+        self, queue: asyncio.Queue[Job | None], clients: Mapping[str, httpx.AsyncClient]
+    ) -> None:
+        while True:
+            job = await queue.get()
+            if job is None:
+                return
+            await self._answer(clients[job.target.endpoint.name], job)
+
+    def _clients(self) -> dict[str, httpx.AsyncClient]:
+        limits = httpx.Limits(
+            max_connections=self.options.concurrency,
+            max_keepalive_connections=self.options.concurrency,
+        )
+        timeout = httpx.Timeout(self.options.timeout)
+        clients = {}
+        for target in self.targets:
+            name = target.endpoint.name
+            if name not in clients:
+                factory = target.endpoint.transport
+                transport = factory() if factory is not None else None
+                clients[name] = httpx.AsyncClient(
+                    transport=transport, limits=limits, timeout=timeout
+                )
+        return clients
+
+    async def run(self) -> RunSummary:
+        """Answer every pending (prompt, model); return the summary."""
+        done = self.store.done(include_errors=not self.options.retry_errors)
+        self.summary.total, self.summary.skipped = self._pending_count(done)
+        self.progress.start(self.summary.total)
+        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
+        clients = self._clients()
+        workers = [
+            asyncio.create_task(self._work(queue, clients)) for _ in range(self.options.concurrency)
+        ]
+        try:
+            producer = asyncio.create_task(self._produce(queue, done))
+            stopper = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({producer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if producer.done():
+                producer.result()
+            else:
+                producer.cancel()
+                self.summary.interrupted = True
+                while not queue.empty():
+                    queue.get_nowait()
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            for client in clients.values():
+                await client.aclose()
+            self.progress.stop()
+        return self.summary
