@@ -98,6 +98,9 @@ def _check_options(options: RunOptions) -> None:
         if value < least:
             msg = f"`--{name.replace('_', '-')}` must be at least {least}, got {value}"
             raise UsageError(msg)
+    if options.backoff_base < 0:
+        msg = f"`--retry-wait` must not be negative, got {options.backoff_base}"
+        raise UsageError(msg)
     for name in ("rpm", "tpm", "timeout", "limit"):
         value = getattr(options, name)
         if value is not None and value <= 0:
@@ -225,6 +228,11 @@ def describe(summary: RunSummary) -> str:
     if summary.errors_by_type:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_type.items()))
         lines.append(f"  errors by type: {kinds} (rerun with --retry-errors to send them again)")
+    if summary.earlier_errors:
+        lines.append(
+            f"  {summary.earlier_errors} error rows from before are kept "
+            "(rerun with --retry-errors to send them again)"
+        )
     if summary.interrupted:
         lines.append("  interrupted: run the same command again to resume")
     lines.append(f'  query it: llmframe sql "select * from outputs" --run {summary.path}')

@@ -29,39 +29,49 @@ def parse_reset(value: str | None) -> float | None:
 
 
 class MinuteBudget:
-    """A token bucket holding at most `per_minute`, refilled continuously.
+    """A token bucket refilled at `per_minute`, holding at most `burst_seconds` worth.
 
-    `acquire(n)` waits until `n` fits; `adjust(delta)` corrects an estimate once the real count is
-    known (a negative balance makes later callers wait longer, never fails).
+    A small bucket keeps every window within the budget, not just whole minutes: with rpm=600 and
+    the default burst of one request, requests are paced 0.1 s apart. `acquire(n)` waits until `n`
+    fits; `adjust(delta)` corrects an estimate once the real count is known (a negative balance
+    makes later callers wait longer).
     """
 
-    def __init__(self, per_minute: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_minute = per_minute
+        seconds = burst_seconds if burst_seconds is not None else 60 / per_minute
+        self.capacity = max(1.0, per_minute * seconds / 60)
         self._clock = clock
-        self._level = float(per_minute)
+        self._level = self.capacity
         self._stamp = clock()
         self._lock = asyncio.Lock()
 
     def _refill(self) -> None:
         now = self._clock()
-        self._level = min(self.per_minute, self._level + (now - self._stamp) * self.per_minute / 60)
+        self._level = min(self.capacity, self._level + (now - self._stamp) * self.per_minute / 60)
         self._stamp = now
 
     async def acquire(self, amount: float) -> None:
-        """Wait until `amount` is available, then take it (at most a full bucket)."""
-        amount = min(amount, self.per_minute)
+        """Wait until `amount` fits (or the bucket is full), then take it all; debt is allowed."""
+        needed = min(amount, self.capacity)
         async with self._lock:
             while True:
                 self._refill()
-                if self._level >= amount:
+                if self._level >= needed:
                     self._level -= amount
                     return
-                await asyncio.sleep((amount - self._level) * 60 / self.per_minute)
+                await asyncio.sleep((needed - self._level) * 60 / self.per_minute)
 
     def adjust(self, delta: float) -> None:
         """Take `delta` more (or give back, when negative) after the fact."""
         self._refill()
-        self._level = min(self.per_minute, self._level - delta)
+        self._level = min(self.capacity, self._level - delta)
 
 
 class RateLimits:
@@ -69,7 +79,7 @@ class RateLimits:
 
     def __init__(self, *, rpm: float | None, tpm: float | None) -> None:
         self.requests = MinuteBudget(rpm) if rpm else None
-        self.tokens = MinuteBudget(tpm) if tpm else None
+        self.tokens = MinuteBudget(tpm, burst_seconds=1.0) if tpm else None
         self._resume_at = 0.0
 
     async def acquire(self, estimated_tokens: int) -> None:

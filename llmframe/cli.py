@@ -162,6 +162,9 @@ def run(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="Send the error rows again.")
     ] = False,
+    retry_wait: Annotated[
+        float, typer.Option(help="Seconds before the first retry; doubles each time (jittered).")
+    ] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run every prompt through every model; write responses and parts into a run directory."""
@@ -186,6 +189,7 @@ def run(
             stream=not no_stream,
             limit=limit,
             retry_errors=retry_errors,
+            backoff_base=retry_wait,
         ),
         base_url=base_url,
         api_key_env=api_key_env,
@@ -198,7 +202,7 @@ def run(
     typer.echo(_launch.describe(summary), err=True)
     if summary.interrupted:
         raise typer.Exit(130)
-    if summary.errors:
+    if summary.errors or summary.earlier_errors:
         raise typer.Exit(1)
 
 

@@ -53,6 +53,7 @@ _OUTPUT_COLUMNS = (
     "r.status",
     "t.text",
     "t.json",
+    "r.finish_reason",
     "r.error_type",
     "r.error_message",
     "r.input_tokens",

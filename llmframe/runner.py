@@ -67,6 +67,8 @@ class RunSummary:
     retries: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    earlier_errors: int = 0
+    """Error rows from an earlier invocation, kept because `retry_errors` was off."""
     interrupted: bool = False
     errors_by_type: dict[str, int] = field(default_factory=dict)
 
@@ -342,6 +344,10 @@ class Runner:
     async def run(self) -> RunSummary:
         """Answer every pending (prompt, model); return the summary."""
         done = self.store.done(include_errors=not self.options.retry_errors)
+        if not self.options.retry_errors:
+            labels = {t.label for t in self.targets}
+            earlier = done - self.store.done(include_errors=False)
+            self.summary.earlier_errors = sum(1 for _, model in earlier if model in labels)
         self.summary.total, self.summary.skipped = self._pending_count(done)
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
