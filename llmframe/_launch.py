@@ -33,12 +33,14 @@ from llmframe.runner import Progress, Runner, RunOptions, RunSummary
 from llmframe.store import Manifest, RunStore
 
 __all__ = [
+    "Prepared",
     "RunRequest",
     "default_run_dir",
     "describe",
     "dry_run",
     "launch",
     "parse_option",
+    "prepare",
     "run_from_cli",
 ]
 
@@ -83,13 +85,46 @@ def _fingerprint(table: pa.Table) -> str:
 
 
 def _targets(request: RunRequest) -> list[ModelTarget]:
-    if not request.models:
-        msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
-        raise UsageError(msg)
     labels = list(dict.fromkeys(request.models))
     return [
         resolve_model(m, base_url=request.base_url, api_key_env=request.api_key_env) for m in labels
     ]
+
+
+def _row_targets(request: RunRequest, prompts: pa.Table, flagged: int) -> dict[str, ModelTarget]:
+    """Targets named by a per-row ``model`` column; every row needs a model from somewhere."""
+    if "model" not in prompts.column_names:
+        row_models: list[str | None] = [None]
+    else:
+        row_models = prompts.column("model").to_pylist()
+    if not flagged and None in row_models:
+        msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
+        raise UsageError(msg)
+    names = sorted({m for m in row_models if m is not None})
+    return {
+        name: resolve_model(name, base_url=request.base_url, api_key_env=request.api_key_env)
+        for name in names
+    }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked run: its models, its prompts and where their media lives."""
+
+    targets: list[ModelTarget]
+    row_targets: dict[str, ModelTarget]
+    prompts: pa.Table
+    media_root: Path
+
+
+def prepare(request: RunRequest) -> Prepared:
+    """Check options, models and the whole input before anything is sent or written."""
+    _check_options(request.options)
+    targets = _targets(request)
+    prompts = normalize(read_source(request.source), request.read)
+    row_targets = _row_targets(request, prompts, len(targets))
+    media_root = Path(request.read.media_root or request.source.parent).resolve()
+    return Prepared(targets, row_targets, prompts, media_root)
 
 
 def _check_options(options: RunOptions) -> None:
@@ -108,36 +143,33 @@ def _check_options(options: RunOptions) -> None:
             raise UsageError(msg)
 
 
-def open_store(request: RunRequest, targets: Sequence[ModelTarget]) -> tuple[RunStore, Path]:
-    """Read and check the input, then create or resume the run directory."""
-    source = read_source(request.source)
-    prompts = normalize(source, request.read)
-    media_root = Path(request.read.media_root or request.source.parent).resolve()
+def open_store(request: RunRequest, prepared: Prepared) -> RunStore:
+    """Create or resume the run directory for a checked run."""
     manifest = Manifest(
-        models=tuple(t.label for t in targets),
+        models=tuple(t.label for t in prepared.targets),
         options=dict(request.model_options),
-        input_fingerprint=_fingerprint(prompts),
-        media_root=str(media_root),
+        input_fingerprint=_fingerprint(prepared.prompts),
+        media_root=str(prepared.media_root),
         llmframe_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    return RunStore.create_or_resume(request.out, manifest, prompts), media_root
+    return RunStore.create_or_resume(request.out, manifest, prepared.prompts)
 
 
 async def launch(
     request: RunRequest, *, progress: Progress | None = None, handle_signals: bool = False
 ) -> RunSummary:
     """Check everything, then run; with `handle_signals`, Ctrl-C stops sending and flushes."""
-    _check_options(request.options)
-    targets = _targets(request)
-    store, media_root = open_store(request, targets)
+    prepared = prepare(request)
+    store = open_store(request, prepared)
     try:
         runner = Runner(
             store,
-            targets,
+            prepared.targets,
+            row_targets=prepared.row_targets,
             model_options=request.model_options,
             options=request.options,
-            media_root=media_root,
+            media_root=prepared.media_root,
             progress=progress,
         )
         if handle_signals:
@@ -178,15 +210,16 @@ def _shorten(value: Any, limit: int = 120) -> Any:
 
 def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
     """Check everything and build the first requests, sending nothing and writing nothing."""
-    _check_options(request.options)
-    targets = _targets(request)
-    prompts = normalize(read_source(request.source), request.read)
-    media = MediaRoot(Path(request.read.media_root or request.source.parent))
+    prepared = prepare(request)
+    media = MediaRoot(prepared.media_root)
+    head = prepared.prompts.slice(0, count)
+    models = (
+        head.column("model").to_pylist() if "model" in head.column_names else [None] * len(head)
+    )
     bodies = []
-    head = prompts.slice(0, count)
-    for prompt_id, messages in zip(
-        head["id"].to_pylist(), messages_from_arrow(head["messages"]), strict=True
-    ):
+    rows = zip(head["id"].to_pylist(), messages_from_arrow(head["messages"]), models, strict=True)
+    for prompt_id, messages, row_model in rows:
+        targets = [prepared.row_targets[row_model]] if row_model else prepared.targets
         for target in targets:
             provider = get_provider(target.endpoint.wire)
             call = provider.build_call(
@@ -195,14 +228,9 @@ def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
                 request.model_options,
                 stream=request.options.stream,
             )
-            bodies.append(
-                {
-                    "prompt_id": prompt_id,
-                    "model": target.label,
-                    "url": target.base_url + call.path,
-                    "body": _shorten(dict(call.body or {})),
-                }
-            )
+            body = _shorten(dict(call.body or {}))
+            url = target.base_url + call.path
+            bodies.append({"prompt_id": prompt_id, "model": target.label, "url": url, "body": body})
     return bodies
 
 

@@ -128,9 +128,9 @@ Opt = Optional  # typer reads annotations at runtime; `X | None` fails there on 
 def run(
     source: InputArg,
     model: Annotated[
-        list[str],
+        Opt[list[str]],
         typer.Option("--model", "-m", help="provider/model, or `echo`; repeat to fan out."),
-    ],
+    ] = None,
     out: Annotated[
         Opt[Path],
         typer.Option(help="Run directory (default: llmframe-runs/<input name>); reruns resume."),
@@ -174,7 +174,7 @@ def run(
 
     request = _launch.RunRequest(
         source=source,
-        models=model,
+        models=model or [],
         out=out or _launch.default_run_dir(source),
         read=ReadOptions(
             template=template, system=system, id_column=id_column, media_root=media_root

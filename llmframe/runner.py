@@ -15,12 +15,13 @@ import hashlib
 import json
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, get_args
 
 import httpx
+import pyarrow as pa
 
 from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
@@ -137,6 +138,7 @@ class Runner:
         store: RunStore,
         targets: Sequence[ModelTarget],
         *,
+        row_targets: Mapping[str, ModelTarget] | None = None,
         model_options: Mapping[str, Any],
         options: RunOptions,
         media_root: Path | None,
@@ -144,6 +146,7 @@ class Runner:
     ) -> None:
         self.store = store
         self.targets = list(targets)
+        self.row_targets = dict(row_targets or {})
         self.model_options = dict(model_options)
         self.options = options
         self.media = MediaRoot(media_root) if media_root is not None else None
@@ -166,41 +169,56 @@ class Runner:
             self._providers[wire] = get_provider(wire)
         return self._providers[wire]
 
-    def _pending_count(self, done: set[tuple[str, str]]) -> tuple[int, int]:
-        """How many responses are still to make, and how many are already done."""
-        total = skipped = seen = 0
-        for batch in self.store.prompt_batches(self.options.batch_size):
-            for prompt_id in batch.column("id").to_pylist():
-                if self.options.limit is not None and seen >= self.options.limit:
-                    return total, skipped
-                seen += 1
-                for target in self.targets:
-                    if (prompt_id, target.label) in done:
-                        skipped += 1
-                    else:
-                        total += 1
-        return total, skipped
+    def _walk(self) -> Iterator[tuple[pa.RecordBatch, int, str, list[ModelTarget]]]:
+        """Each prompt (up to `limit`) with its batch, row and the models it goes to.
 
-    async def _produce(self, queue: asyncio.Queue[Job | None], done: set[tuple[str, str]]) -> None:
+        A non-null per-row ``model`` sends that row to that model only.
+        """
         seen = 0
         for batch in self.store.prompt_batches(self.options.batch_size):
             ids = batch.column("id").to_pylist()
-            columns = batch.schema.names
-            row_options = batch.column("options").to_pylist() if "options" in columns else None
-            conversations = messages_from_arrow(batch.column("messages"))
+            names = batch.schema.names
+            models = batch.column("model").to_pylist() if "model" in names else [None] * len(ids)
             for index, prompt_id in enumerate(ids):
                 if self.options.limit is not None and seen >= self.options.limit:
                     return
                 seen += 1
-                options = dict(self.model_options)
-                if row_options and row_options[index]:
-                    options.update(_json.loads(row_options[index]))
-                for target in self.targets:
-                    if (prompt_id, target.label) in done:
-                        continue
-                    if self._stopping.is_set():
-                        return
-                    await queue.put(Job(prompt_id, target, conversations[index], options))
+                row_model = models[index]
+                yield (
+                    batch,
+                    index,
+                    prompt_id,
+                    [self.row_targets[row_model]] if row_model else self.targets,
+                )
+
+    def _pending_count(self, done: set[tuple[str, str]]) -> tuple[int, int]:
+        """How many responses are still to make, and how many are already done."""
+        total = skipped = 0
+        for _, _, prompt_id, targets in self._walk():
+            for target in targets:
+                if (prompt_id, target.label) in done:
+                    skipped += 1
+                else:
+                    total += 1
+        return total, skipped
+
+    async def _produce(self, queue: asyncio.Queue[Job | None], done: set[tuple[str, str]]) -> None:
+        decoded: pa.RecordBatch | None = None
+        for batch, index, prompt_id, targets in self._walk():
+            if batch is not decoded:
+                decoded = batch
+                conversations = messages_from_arrow(batch.column("messages"))
+                has_options = "options" in batch.schema.names
+                row_options = batch.column("options").to_pylist() if has_options else None
+            options = dict(self.model_options)
+            if row_options and row_options[index]:
+                options.update(_json.loads(row_options[index]))
+            for target in targets:
+                if (prompt_id, target.label) in done:
+                    continue
+                if self._stopping.is_set():
+                    return
+                await queue.put(Job(prompt_id, target, conversations[index], options))
 
     # -- one job ------------------------------------------------------------------------------
 
@@ -331,7 +349,7 @@ class Runner:
         )
         timeout = httpx.Timeout(self.options.timeout)
         clients = {}
-        for target in self.targets:
+        for target in [*self.targets, *self.row_targets.values()]:
             name = target.endpoint.name
             if name not in clients:
                 factory = target.endpoint.transport
@@ -345,7 +363,7 @@ class Runner:
         """Answer every pending (prompt, model); return the summary."""
         done = self.store.done(include_errors=not self.options.retry_errors)
         if not self.options.retry_errors:
-            labels = {t.label for t in self.targets}
+            labels = {t.label for t in [*self.targets, *self.row_targets.values()]}
             earlier = done - self.store.done(include_errors=False)
             self.summary.earlier_errors = sum(1 for _, model in earlier if model in labels)
         self.summary.total, self.summary.skipped = self._pending_count(done)

@@ -107,6 +107,7 @@ def test_outputs_has_one_row_per_response_with_text_json_and_user_columns(run: P
         "status",
         "text",
         "json",
+        "finish_reason",
         "error_type",
         "error_message",
         "input_tokens",

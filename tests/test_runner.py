@@ -445,3 +445,56 @@ def test_missing_key_and_unknown_model_are_usage_errors(
     assert code == 2
     assert "unknown model `nosuch/model`" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_adding_a_model_runs_only_that_model(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    source = tmp_path / "p.jsonl"
+    write_prompts(source, 3)
+    out = tmp_path / "run"
+    run(request(source, out, models=["echo"]))
+    summary = run(
+        request(source, out, models=["echo", "openai/test-model"], base_url=openai_server.base_url)
+    )
+    assert (summary.ok, summary.skipped) == (3, 3)
+    assert openai_server.count == 3
+    assert len(responses(out)) == 6
+
+
+def test_a_model_column_sends_its_row_to_that_model_only(
+    tmp_path: Path, openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "p.jsonl"
+    rows = [
+        {"id": "a", "prompt": "to the server", "model": "openai/row-model"},
+        {"id": "b", "prompt": "to the flags", "model": None},
+    ]
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "run"
+    summary = run(request(source, out, models=["echo"], base_url=openai_server.base_url))
+    assert summary.ok == 2
+    assert [(r["prompt_id"], r["model"]) for r in responses(out)] == [
+        ("a", "openai/row-model"),
+        ("b", "echo"),
+    ]
+    assert [r.body["model"] for r in openai_server.requests] == ["row-model"]
+    code, _, err = cli(capsys, "run", str(source), "--out", str(tmp_path / "other"))
+    assert code == 2
+    assert "no model" in err
+
+
+def test_tpm_paces_tokens(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    source = tmp_path / "p.jsonl"
+    write_prompts(source, 6)
+    summary = run(
+        request(
+            source,
+            tmp_path / "run",
+            base_url=openai_server.base_url,
+            tpm=6000,
+            model_options={"max_tokens": 100},
+            concurrency=6,
+        )
+    )
+    assert summary.ok == 6
+    times = [r.time for r in openai_server.requests]
+    assert times[-1] - times[0] >= 4 * 60 * 100 / 6000
