@@ -54,6 +54,8 @@ class RunOptions:
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     batch_size: int = 512
+    stop_grace: float = 10.0
+    """Seconds requests in flight may take to finish after a stop (the first Ctrl-C)."""
 
 
 @dataclass
@@ -387,7 +389,12 @@ class Runner:
                     queue.get_nowait()
             for _ in workers:
                 await queue.put(None)
-            await asyncio.gather(*workers)
+            if self.summary.interrupted:
+                # Requests in flight get a short grace; any still running after it are
+                # cancelled, unrecorded, and sent again on resume.
+                await asyncio.wait(workers, timeout=self.options.stop_grace)
+            else:
+                await asyncio.gather(*workers)
         finally:
             for task in workers:
                 task.cancel()
