@@ -1,17 +1,14 @@
 """llmframe: LLM conversations as tabular datasets.
 
-Messages and response parts are Arrow rows (`llmframe.schema`); readers turn the tables users
-already have into prompts; the CLI and these functions share one implementation.
+Messages and response parts are Arrow rows (`llmframe.schema`); `run` sends a table of
+conversations to models and returns a `Run` to query with SQL or DataFrames. The CLI is a thin
+shell over these functions.
 """
 
-from llmframe.api import convert, read_prompts, validate
-from llmframe.errors import (
-    InputError,
-    LlmframeError,
-    ProviderError,
-    StoreError,
-    UsageError,
-)
+__version__ = "0.1.0"
+
+from llmframe.api import arun, convert, open, read_prompts, run, validate
+from llmframe.errors import InputError, LlmframeError, ProviderError, StoreError, UsageError
 from llmframe.parts import (
     AudioPart,
     DocumentPart,
@@ -25,8 +22,8 @@ from llmframe.parts import (
     ToolResultPart,
     VideoPart,
 )
-
-__version__ = "0.1.0"
+from llmframe.parts.build import assistant, image, system, tool_result, user
+from llmframe.results import Run
 
 __all__ = [
     "AudioPart",
@@ -39,6 +36,7 @@ __all__ = [
     "ProviderError",
     "ReasoningPart",
     "RefusalPart",
+    "Run",
     "StoreError",
     "TextPart",
     "ToolCallPart",
@@ -46,7 +44,15 @@ __all__ = [
     "UsageError",
     "VideoPart",
     "__version__",
+    "arun",
+    "assistant",
     "convert",
+    "image",
+    "open",
     "read_prompts",
+    "run",
+    "system",
+    "tool_result",
+    "user",
     "validate",
 ]

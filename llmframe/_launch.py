@@ -26,6 +26,7 @@ from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
 from llmframe.io.media import MediaRoot, inline_media
 from llmframe.io.normalize import normalize
+from llmframe.io.source import Source
 from llmframe.parts.arrow import messages_from_arrow
 from llmframe.providers import get_provider
 from llmframe.providers.endpoints import ModelTarget, resolve_model
@@ -57,19 +58,26 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
-def default_run_dir(source: Path) -> Path:
-    """``llmframe-runs/<input name>``: the same command resumes the same run."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", source.name.split(".")[0]) or "run"
-    return Path("llmframe-runs") / stem
+def default_run_dir(name: str, fingerprint: str, options: Mapping[str, Any]) -> Path:
+    """``llmframe-runs/<input name>-<hash>``, the hash over the input and the model options.
+
+    The same data and options always land in the same run, so running the same command or
+    notebook cell again resumes it; adding a model reuses it too (models are not hashed).
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.split(".")[0]).strip("-") or "data"
+    text = fingerprint + json.dumps(dict(options), sort_keys=True, default=str)
+    return Path("llmframe-runs") / f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
 @dataclass(frozen=True)
 class RunRequest:
     """Everything a run needs, as the user gave it."""
 
-    source: Path
+    source: Path | Source
+    """A file, or a table already read (`llmframe.io.frames.source_from_data`)."""
     models: Sequence[str]
-    out: Path
+    out: Path | None
+    """The run directory; None picks `default_run_dir`."""
     read: ReadOptions
     model_options: Mapping[str, Any]
     options: RunOptions
@@ -115,16 +123,25 @@ class Prepared:
     row_targets: dict[str, ModelTarget]
     prompts: pa.Table
     media_root: Path
+    fingerprint: str
+    out: Path
 
 
 def prepare(request: RunRequest) -> Prepared:
     """Check options, models and the whole input before anything is sent or written."""
     _check_options(request.options)
     targets = _targets(request)
-    prompts = normalize(read_source(request.source), request.read)
+    if isinstance(request.source, Path):
+        source, default_root = read_source(request.source), request.source.parent
+    else:
+        source, default_root = request.source, Path.cwd()
+    prompts = normalize(source, request.read)
     row_targets = _row_targets(request, prompts, len(targets))
-    media_root = Path(request.read.media_root or request.source.parent).resolve()
-    return Prepared(targets, row_targets, prompts, media_root)
+    media_root = Path(request.read.media_root or default_root).resolve()
+    fingerprint = _fingerprint(prompts)
+    name = Path(source.path).name
+    out = request.out or default_run_dir(name, fingerprint, request.model_options)
+    return Prepared(targets, row_targets, prompts, media_root, fingerprint, out)
 
 
 def _check_options(options: RunOptions) -> None:
@@ -148,12 +165,12 @@ def open_store(request: RunRequest, prepared: Prepared) -> RunStore:
     manifest = Manifest(
         models=tuple(t.label for t in prepared.targets),
         options=dict(request.model_options),
-        input_fingerprint=_fingerprint(prepared.prompts),
+        input_fingerprint=prepared.fingerprint,
         media_root=str(prepared.media_root),
         llmframe_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    return RunStore.create_or_resume(request.out, manifest, prepared.prompts)
+    return RunStore.create_or_resume(prepared.out, manifest, prepared.prompts)
 
 
 async def launch(

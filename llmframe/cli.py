@@ -133,7 +133,7 @@ def run(
     ] = None,
     out: Annotated[
         Opt[Path],
-        typer.Option(help="Run directory (default: llmframe-runs/<input name>); reruns resume."),
+        typer.Option(help="Run directory (default: llmframe-runs/<input>-<hash>); reruns resume."),
     ] = None,
     template: TemplateOpt = None,
     system: SystemOpt = None,
@@ -175,7 +175,7 @@ def run(
     request = _launch.RunRequest(
         source=source,
         models=model or [],
-        out=out or _launch.default_run_dir(source),
+        out=out,
         read=ReadOptions(
             template=template, system=system, id_column=id_column, media_root=media_root
         ),

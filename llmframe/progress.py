@@ -1,18 +1,21 @@
-"""Progress on a terminal: a rich bar with done/total, rates, errors, retries and ETA.
+"""Progress: a rich bar on a terminal, an HTML line updated in place in a notebook.
 
-Rich is already installed with typer and does this well (live redraw, ETA, terminal width);
-writing our own would be worse. Off a terminal nothing is drawn: the CLI prints one summary.
+Rich is already installed with typer and does the terminal well (live redraw, ETA, terminal
+width); writing our own would be worse. In Jupyter one display handle is updated in place, a
+few times a second, which needs no widget library. Elsewhere nothing is drawn.
 """
 
 from __future__ import annotations
 
+import html
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmframe.runner import RunSummary
 
-__all__ = ["TerminalProgress"]
+__all__ = ["NotebookProgress", "TerminalProgress", "choose_progress", "in_notebook"]
 
 
 class TerminalProgress:
@@ -45,13 +48,17 @@ class TerminalProgress:
         self._started = time.monotonic()
 
     def start(self, total: int) -> None:
-        """Show the bar for `total` responses."""
+        """Show the bar for `total` responses (none when there is nothing to do)."""
+        if total == 0:
+            return
         self._started = time.monotonic()
         self._bar.start()
         self._task = self._bar.add_task("run", total=total, rates="", faults="")
 
     def update(self, summary: RunSummary) -> None:
         """Redraw from the run's counters."""
+        if self._task is None:
+            return
         done = summary.ok + summary.errors
         elapsed = max(time.monotonic() - self._started, 1e-6)
         tokens = summary.input_tokens + summary.output_tokens
@@ -61,4 +68,86 @@ class TerminalProgress:
 
     def stop(self) -> None:
         """Leave the final state on screen."""
+        if self._task is None:
+            return
         self._bar.stop()
+
+
+def _line(summary: RunSummary, total: int, started: float) -> tuple[int, str]:
+    done = summary.ok + summary.errors
+    elapsed = max(time.monotonic() - started, 1e-6)
+    rate = done / elapsed
+    eta = f"{(total - done) / rate:.0f}s" if rate > 0 and total > done else "-"
+    text = (
+        f"{done}/{total} responses, {rate:.1f} req/s, "
+        f"{(summary.input_tokens + summary.output_tokens) / elapsed:,.0f} tok/s, "
+        f"errors {summary.errors}, retries {summary.retries}, eta {eta}"
+    )
+    return done, text
+
+
+class NotebookProgress:
+    """A progress bar in a notebook cell, redrawn in place at most four times a second."""
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+        self._total = 0
+        self._started = time.monotonic()
+        self._shown = 0.0
+        self._last: RunSummary | None = None
+
+    def _html(self, summary: RunSummary | None) -> Any:
+        from IPython.display import HTML
+
+        done, text = (
+            (0, f"0/{self._total} responses")
+            if summary is None
+            else _line(summary, self._total, self._started)
+        )
+        return HTML(
+            f'<progress value="{done}" max="{max(self._total, 1)}" style="width:40%"></progress> '
+            f"<code>{html.escape(text)}</code>"
+        )
+
+    def start(self, total: int) -> None:
+        """Show an empty bar for `total` responses (none when there is nothing to do)."""
+        from IPython.display import display
+
+        if total == 0:
+            return
+        self._total = total
+        self._started = time.monotonic()
+        self._handle = display(self._html(None), display_id=True)
+
+    def update(self, summary: RunSummary) -> None:
+        """Redraw, throttled."""
+        self._last = summary
+        now = time.monotonic()
+        if self._handle is not None and now - self._shown >= 0.25:
+            self._shown = now
+            self._handle.update(self._html(summary))
+
+    def stop(self) -> None:
+        """Draw the final state."""
+        if self._handle is not None and self._last is not None:
+            self._handle.update(self._html(self._last))
+
+
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel."""
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    ipython = shell.get_ipython()  # type: ignore[attr-defined]
+    return ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell"
+
+
+def choose_progress(wanted: bool | None) -> TerminalProgress | NotebookProgress | None:
+    """A notebook bar in Jupyter, a rich bar on a terminal, or nothing (`wanted=False`)."""
+    if wanted is False:
+        return None
+    if in_notebook():
+        return NotebookProgress()
+    if wanted or sys.stderr.isatty():
+        return TerminalProgress()
+    return None

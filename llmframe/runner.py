@@ -375,16 +375,16 @@ class Runner:
         workers = [
             asyncio.create_task(self._work(queue, clients)) for _ in range(self.options.concurrency)
         ]
+        producer = asyncio.create_task(self._produce(queue, done))
+        stopper = asyncio.create_task(self._stopping.wait())
+        tasks = [*workers, producer, stopper]
         try:
-            producer = asyncio.create_task(self._produce(queue, done))
-            stopper = asyncio.create_task(self._stopping.wait())
             await asyncio.wait({producer, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            stopper.cancel()
             if producer.done():
                 producer.result()
             else:
-                producer.cancel()
                 self.summary.interrupted = True
+                producer.cancel()
                 while not queue.empty():
                     queue.get_nowait()
             for _ in workers:
@@ -396,8 +396,10 @@ class Runner:
             else:
                 await asyncio.gather(*workers)
         finally:
-            for task in workers:
+            for task in tasks:
                 task.cancel()
+            # Let cancelled tasks unwind here, even when this coroutine is itself cancelled.
+            await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
             for client in clients.values():
                 await client.aclose()
             self.progress.stop()

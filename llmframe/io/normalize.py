@@ -69,6 +69,8 @@ def _system_messages(value: Any, fallback: str | None) -> list[Message]:
 
 
 def _read_message(value: Any, *, json_is_text: bool) -> Message:
+    if isinstance(value, Message):
+        return value
     if isinstance(value, Mapping) and "parts" in value:
         return message_from_row(value, json_is_text=json_is_text)
     return message_from_openai(value)

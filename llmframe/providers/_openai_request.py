@@ -32,6 +32,7 @@ from typing import Any
 from typing_extensions import assert_never
 
 from llmframe import _json
+from llmframe._mime import sniff_mime_type
 from llmframe.errors import UnsupportedPart
 from llmframe.parts.types import (
     AudioPart,
@@ -61,15 +62,6 @@ _AUDIO_FORMATS = {
     "audio/mpeg": "mp3",
     "audio/mp3": "mp3",
 }
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-    (b"ID3", "audio/mpeg"),
-)
-_RIFF = {b"WEBP": "image/webp", b"WAVE": "audio/wav"}
 _HINTS = {
     "video": "Hint: OpenAI chat takes no video; send frames as images or use a Gemini model",
     "json": "Hint: send the value as a text part",
@@ -205,14 +197,8 @@ def _detail(part: MediaPart) -> dict[str, Any]:
     return {}
 
 
-def _sniff(data: bytes) -> str | None:
-    if data[:4] == b"RIFF" and data[8:12] in _RIFF:
-        return _RIFF[data[8:12]]
-    return next((mime for magic, mime in _MAGIC if data.startswith(magic)), None)
-
-
 def _mime(part: MediaPart, where: str) -> str:
-    mime = part.mime_type or (_sniff(part.data) if part.data is not None else None)
+    mime = part.mime_type or (sniff_mime_type(part.data) if part.data is not None else None)
     if mime is None:
         raise _unsupported(part, where, "Hint: give the part a `mime_type`")
     return mime
