@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +179,8 @@ async def launch(
 ) -> RunSummary:
     """Check everything, then run; with `handle_signals`, Ctrl-C stops sending and flushes."""
     prepared = prepare(request)
+    if request.out is None:
+        print(f"llmframe: run directory {prepared.out}", file=sys.stderr)
     store = open_store(request, prepared)
     try:
         runner = Runner(
