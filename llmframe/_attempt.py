@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import httpx
 
 from llmframe.errors import ProviderError, UnexpectedResponse
-from llmframe.providers._sse import SseDecoder
 from llmframe.providers.base import Completion, ErrorVerdict, HttpCall, Provider, SseEvent
 from llmframe.providers.endpoints import ModelTarget
 
@@ -83,8 +82,8 @@ def _translated() -> Iterator[None]:
         raise AttemptFailed(verdict) from exc
 
 
-async def _events(response: httpx.Response) -> AsyncIterator[SseEvent]:
-    decoder = SseDecoder()
+async def _events(response: httpx.Response, provider: Provider) -> AsyncIterator[SseEvent]:
+    decoder = provider.stream_decoder()
     async for chunk in response.aiter_bytes():
         for event in decoder.feed(chunk):
             yield event
@@ -97,7 +96,7 @@ async def _read_stream(
 ) -> tuple[Completion, float | None]:
     parser = provider.stream_parser()
     ttft: float | None = None
-    async for event in _events(response):
+    async for event in _events(response, provider):
         for _delta in parser.feed(event):
             if ttft is None:
                 ttft = (time.perf_counter() - started) * 1000

@@ -22,6 +22,7 @@ __all__ = [
     "ReasoningDelta",
     "RefusalDelta",
     "SseEvent",
+    "StreamDecoder",
     "StreamParser",
     "TextDelta",
     "ToolCallDelta",
@@ -128,6 +129,18 @@ class ToolCallDelta:
 PartDelta = Union[TextDelta, RefusalDelta, ReasoningDelta, ToolCallDelta]  # noqa: UP007
 
 
+class StreamDecoder(Protocol):
+    """Bytes of a streamed body in, framed events out (SSE, NDJSON lines, ...); pure."""
+
+    def feed(self, data: bytes) -> list[SseEvent]:
+        """Consume a chunk; return the events it completed."""
+        ...
+
+    def finish(self) -> list[SseEvent]:
+        """The body ended; return any last event."""
+        ...
+
+
 class StreamParser(Protocol):
     """Per-response state for one stream: events in, deltas out, a `Completion` at the end."""
 
@@ -159,6 +172,10 @@ class Provider(Protocol):
 
     def parse_body(self, body: bytes) -> Completion:
         """A whole (non-streamed) response body."""
+        ...
+
+    def stream_decoder(self) -> StreamDecoder:
+        """A fresh framing decoder for one streamed body (`SseDecoder` for SSE APIs)."""
         ...
 
     def stream_parser(self) -> StreamParser:

@@ -38,6 +38,9 @@ class Endpoint:
     key_env: str | None
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None
     """An in-process transport (echo) instead of the network."""
+    auth_header: str = "Authorization"
+    auth_prefix: str = "Bearer "
+    """The key is sent as ``{auth_header}: {auth_prefix}{key}`` (``x-api-key: KEY`` for some)."""
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -58,7 +61,9 @@ class ModelTarget:
 
     def auth_headers(self) -> dict[str, str]:
         """The credentials header, added by the runner last; never stored or logged."""
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        if not self.api_key:
+            return {}
+        return {self.endpoint.auth_header: f"{self.endpoint.auth_prefix}{self.api_key}"}
 
 
 def _is_loopback(url: str) -> bool:

@@ -46,6 +46,7 @@ from llmframe.parts.types import Message
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._openai_request import wire_messages
+from llmframe.providers._sse import SseDecoder
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -140,6 +141,10 @@ class OpenAIChat:
             response_id=_str_or_none(payload, "id"),
             model=_str_or_none(payload, "model"),
         )
+
+    def stream_decoder(self) -> SseDecoder:
+        """Chat Completions streams are server-sent events."""
+        return SseDecoder()
 
     def stream_parser(self) -> OpenAIChatStream:
         """A parser for one ``chat.completion.chunk`` stream."""
