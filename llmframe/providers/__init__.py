@@ -19,7 +19,10 @@ __all__ = ["get_provider", "provider_names"]
 _BUILTIN: dict[str, str] = {
     # name: "module:factory", the factory called with no arguments.
     "openai": "llmframe.providers.openai:OpenAIChat",
-    # "echo": the lead adds it here.
+    "openai_responses": "llmframe.providers.openai_responses:OpenAIResponses",
+    "anthropic": "llmframe.providers.anthropic:Anthropic",
+    "gemini": "llmframe.providers.gemini:Gemini",
+    "ollama": "llmframe.providers.ollama:Ollama",
 }
 
 

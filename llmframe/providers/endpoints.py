@@ -35,7 +35,8 @@ class Endpoint:
     wire: str
     """The provider module that speaks its wire format."""
     base_url: str
-    key_env: str | None
+    key_env: str | tuple[str, ...] | None
+    """The variable(s) holding the key, the first set one wins."""
     transport: Callable[[], httpx.AsyncBaseTransport] | None = None
     """An in-process transport (echo) instead of the network."""
     auth_header: str = "Authorization"
@@ -45,6 +46,26 @@ class Endpoint:
 
 ENDPOINTS: dict[str, Endpoint] = {
     "openai": Endpoint("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "openai-responses": Endpoint(
+        "openai-responses", "openai_responses", "https://api.openai.com/v1", "OPENAI_API_KEY"
+    ),
+    "anthropic": Endpoint(
+        "anthropic",
+        "anthropic",
+        "https://api.anthropic.com/v1",
+        "ANTHROPIC_API_KEY",
+        auth_header="x-api-key",
+        auth_prefix="",
+    ),
+    "gemini": Endpoint(
+        "gemini",
+        "gemini",
+        "https://generativelanguage.googleapis.com/v1beta",
+        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        auth_header="x-goog-api-key",
+        auth_prefix="",
+    ),
+    "ollama": Endpoint("ollama", "ollama", "http://127.0.0.1:11434", None),
     "echo": Endpoint("echo", "openai", "http://echo.invalid/v1", None, _echo_transport),
 }
 
@@ -64,6 +85,12 @@ class ModelTarget:
         if not self.api_key:
             return {}
         return {self.endpoint.auth_header: f"{self.endpoint.auth_prefix}{self.api_key}"}
+
+
+def _as_names(key_env: str | tuple[str, ...] | None) -> list[str]:
+    if key_env is None:
+        return []
+    return [key_env] if isinstance(key_env, str) else list(key_env)
 
 
 def _is_loopback(url: str) -> bool:
@@ -93,10 +120,10 @@ def resolve_model(
     url = base_url or endpoint.base_url
     if endpoint.transport is not None:
         return ModelTarget(label, endpoint, model or "echo", endpoint.base_url)
-    key_env = api_key_env or endpoint.key_env
-    api_key = environ.get(key_env) if key_env else None
-    if not api_key and not _is_loopback(url):
-        msg = f"no API key for `{label}`: set `{key_env}`" + (
+    names = [api_key_env] if api_key_env else _as_names(endpoint.key_env)
+    api_key = next((environ[n] for n in names if environ.get(n)), None)
+    if not api_key and names and not _is_loopback(url):
+        msg = f"no API key for `{label}`: set `{'` or `'.join(names)}`" + (
             "" if api_key_env else " (or name another variable with `--api-key-env`)"
         )
         raise UsageError(msg)
