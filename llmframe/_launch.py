@@ -15,7 +15,7 @@ import re
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from llmframe import __version__
 from llmframe.errors import UsageError
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
+from llmframe.io.followup import append_user_message, is_run_directory, run_conversations
 from llmframe.io.media import MediaRoot, inline_media
 from llmframe.io.normalize import normalize
 from llmframe.io.source import Source
@@ -41,10 +42,20 @@ __all__ = [
     "describe",
     "dry_run",
     "launch",
+    "parse_header",
     "parse_option",
     "prepare",
     "run_from_cli",
 ]
+
+
+def parse_header(text: str) -> tuple[str, str]:
+    """``Name=value`` (or ``Name: value``) from ``--header``."""
+    name, sep, value = text.replace(":", "=", 1).partition("=")
+    if not sep or not name.strip():
+        msg = "header is not `Name=value`"  # the text may hold a credential: not echoed
+        raise UsageError(msg)
+    return name.strip(), value.strip()
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -84,6 +95,10 @@ class RunRequest:
     options: RunOptions
     base_url: str | None = None
     api_key_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Extra request headers (``--header K=V``); never written to the run."""
+    follow_up: str | None = None
+    """A user message appended to every conversation (the next turn of a previous run)."""
 
 
 def _fingerprint(table: pa.Table) -> str:
@@ -95,9 +110,13 @@ def _fingerprint(table: pa.Table) -> str:
 
 def _targets(request: RunRequest) -> list[ModelTarget]:
     labels = list(dict.fromkeys(request.models))
-    return [
-        resolve_model(m, base_url=request.base_url, api_key_env=request.api_key_env) for m in labels
-    ]
+    return [_resolve(request, m) for m in labels]
+
+
+def _resolve(request: RunRequest, label: str) -> ModelTarget:
+    return resolve_model(
+        label, base_url=request.base_url, api_key_env=request.api_key_env, headers=request.headers
+    )
 
 
 def _row_targets(request: RunRequest, prompts: pa.Table, flagged: int) -> dict[str, ModelTarget]:
@@ -110,10 +129,7 @@ def _row_targets(request: RunRequest, prompts: pa.Table, flagged: int) -> dict[s
         msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
         raise UsageError(msg)
     names = sorted({m for m in row_models if m is not None})
-    return {
-        name: resolve_model(name, base_url=request.base_url, api_key_env=request.api_key_env)
-        for name in names
-    }
+    return {name: _resolve(request, name) for name in names}
 
 
 @dataclass(frozen=True)
@@ -132,11 +148,19 @@ def prepare(request: RunRequest) -> Prepared:
     """Check options, models and the whole input before anything is sent or written."""
     _check_options(request.options)
     targets = _targets(request)
-    if isinstance(request.source, Path):
+    if isinstance(request.source, Path) and is_run_directory(request.source):
+        source, previous_root = run_conversations(request.source)
+        default_root = previous_root or request.source
+    elif isinstance(request.source, Path):
         source, default_root = read_source(request.source), request.source.parent
     else:
         source, default_root = request.source, Path.cwd()
     prompts = normalize(source, request.read)
+    if request.follow_up is not None:
+        if not request.follow_up.strip():
+            msg = "`--follow-up` is empty"
+            raise UsageError(msg)
+        prompts = append_user_message(prompts, request.follow_up)
     row_targets = _row_targets(request, prompts, len(targets))
     media_root = Path(request.read.media_root or default_root).resolve()
     fingerprint = _fingerprint(prompts)

@@ -113,6 +113,8 @@ async def arun(
     media_root: PathLike | None = None,
     base_url: str | None = None,
     api_key_env: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    follow_up: str | None = None,
     options: Mapping[str, Any] | None = None,
     concurrency: int = 16,
     rpm: float | None = None,
@@ -158,6 +160,8 @@ async def arun(
         ),
         base_url=base_url,
         api_key_env=api_key_env,
+        headers=dict(headers or {}),
+        follow_up=follow_up,
     )
     summary = await _launch.launch(request, progress=choose_progress(progress))
     return Run(summary.path, last=summary)
@@ -175,6 +179,8 @@ def run(
     media_root: PathLike | None = None,
     base_url: str | None = None,
     api_key_env: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    follow_up: str | None = None,
     options: Mapping[str, Any] | None = None,
     concurrency: int = 16,
     rpm: float | None = None,

@@ -26,6 +26,12 @@ app = typer.Typer(
 InputArg = Annotated[
     Path, typer.Argument(metavar="INPUT", help="Input file: Parquet, CSV, JSON Lines or JSON.")
 ]
+RunInputArg = Annotated[
+    Path,
+    typer.Argument(
+        metavar="INPUT", help="Input file (Parquet, CSV, JSON Lines, JSON) or a previous run."
+    ),
+]
 TemplateOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.10
     typer.Option(help='Build each prompt from columns, e.g. "Classify: {review}".'),
@@ -126,7 +132,7 @@ Opt = Optional  # typer reads annotations at runtime; `X | None` fails there on 
 
 @app.command()
 def run(
-    source: InputArg,
+    source: RunInputArg,
     model: Annotated[
         Opt[list[str]],
         typer.Option("--model", "-m", help="provider/model, or `echo`; repeat to fan out."),
@@ -148,6 +154,14 @@ def run(
     option: Annotated[
         Opt[list[str]],
         typer.Option("--option", "-o", help="Model option key=value (JSON values parsed)."),
+    ] = None,
+    header: Annotated[
+        Opt[list[str]],
+        typer.Option("--header", "-H", help="Extra request header Name=value (never stored)."),
+    ] = None,
+    follow_up: Annotated[
+        Opt[str],
+        typer.Option(help="Append this user message to every conversation (INPUT may be a run)."),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 16,
     rpm: Annotated[Opt[float], typer.Option(help="Requests per minute at most.")] = None,
@@ -193,6 +207,8 @@ def run(
         ),
         base_url=base_url,
         api_key_env=api_key_env,
+        headers=dict(_launch.parse_header(h) for h in header or ()),
+        follow_up=follow_up,
     )
     if dry_run:
         for body in _launch.dry_run(request):
@@ -223,6 +239,36 @@ def sql(
     text = run_query.format_result(table, fmt, output)  # type: ignore[arg-type]
     if text:
         typer.echo(text)
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """List the providers: model naming, key variable, base URL, what each takes and gives."""
+    from llmframe.providers.endpoints import ENDPOINTS
+    from llmframe.providers.profiles import PROFILES
+
+    rows = []
+    for name, endpoint in ENDPOINTS.items():
+        profile = PROFILES[endpoint.wire]
+        keys = endpoint.key_env if isinstance(endpoint.key_env, tuple) else (endpoint.key_env,)
+        rows.append(
+            {
+                "model": "echo" if name == "echo" else f"{name}/MODEL",
+                "key": " or ".join(k for k in keys if k) or "-",
+                "base_url": "(in process)" if endpoint.transport else endpoint.base_url,
+                "takes": list(profile.takes),
+                "gives": list(profile.gives),
+                "streaming": profile.streaming,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        typer.echo(f"{row['model']}\n  key: {row['key']}\n  base URL: {row['base_url']}")
+        typer.echo(f"  takes: {', '.join(row['takes'])}\n  gives: {', '.join(row['gives'])}")
 
 
 def _debug_requested(args: list[str]) -> bool:

@@ -24,7 +24,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_commands_are_the_ones_this_stage_promises() -> None:
-    assert COMMANDS == ["convert", "run", "schema", "sql", "validate"]
+    assert COMMANDS == ["convert", "models", "run", "schema", "sql", "validate"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -79,3 +79,22 @@ def test_public_api_is_small_and_resolves() -> None:
     assert len(set(llmframe.__all__)) == len(llmframe.__all__)
     for name in llmframe.__all__:
         assert getattr(llmframe, name) is not None
+
+
+def test_models_lists_every_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "models", "--json")
+    assert code == 0
+    import json
+
+    rows = {row["model"]: row for row in json.loads(out)}
+    assert set(rows) == {
+        "openai/MODEL",
+        "openai-responses/MODEL",
+        "anthropic/MODEL",
+        "gemini/MODEL",
+        "ollama/MODEL",
+        "echo",
+    }
+    assert rows["gemini/MODEL"]["key"] == "GEMINI_API_KEY or GOOGLE_API_KEY"
+    assert rows["echo"]["base_url"] == "(in process)"
+    assert "image" in rows["anthropic/MODEL"]["takes"]

@@ -498,3 +498,50 @@ def test_tpm_paces_tokens(tmp_path: Path, openai_server: OpenAIServer) -> None:
     assert summary.ok == 6
     times = [r.time for r in openai_server.requests]
     assert times[-1] - times[0] >= 4 * 60 * 100 / 6000
+
+
+def test_follow_up_runs_the_next_turn_of_a_previous_run(
+    tmp_path: Path, openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "p.jsonl"
+    write_prompts(source, 3)
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli(capsys, "run", str(source), "-m", "echo", "--out", str(first))[0] == 0
+    code, _, err = cli(
+        capsys, "run", str(first), "--follow-up", "Now in French", "-m", "openai/next",
+        "--base-url", openai_server.base_url, "--out", str(second),
+    )  # fmt: skip
+    assert code == 0, err
+    bodies = {r.body["messages"][0]["content"]: r.body for r in openai_server.requests}
+    assert bodies["question number 0"]["messages"] == [
+        {"role": "user", "content": "question number 0"},
+        {"role": "assistant", "content": "echo: question number 0"},
+        {"role": "user", "content": "Now in French"},
+    ]
+    rows = sql(
+        second, "select prompt_id, previous_model, n, text from outputs order by 1"
+    ).to_pylist()
+    assert rows[0] == {
+        "prompt_id": "p0000",
+        "previous_model": "echo",
+        "n": 0,
+        "text": "echo: Now in French",
+    }
+    assert len(rows) == 3
+
+
+def test_extra_headers_are_sent_and_never_stored(
+    tmp_path: Path, openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "p.jsonl"
+    write_prompts(source, 2)
+    out = tmp_path / "run"
+    code, _, err = cli(
+        capsys, "run", str(source), "-m", "openai/m", "--base-url", openai_server.base_url,
+        "--out", str(out), "-H", "X-Team=data-secret-123",
+    )  # fmt: skip
+    assert code == 0, err
+    assert {r.headers.get("x-team") for r in openai_server.requests} == {"data-secret-123"}
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert b"data-secret-123" not in path.read_bytes(), path

@@ -79,12 +79,15 @@ class ModelTarget:
     model: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """Extra headers from ``--header`` (they may carry credentials, so no repr shows them)."""
 
     def auth_headers(self) -> dict[str, str]:
-        """The credentials header, added by the runner last; never stored or logged."""
+        """``--header`` values and the key, added by the runner last; never stored or logged."""
+        extra = dict(self.headers)
         if not self.api_key:
-            return {}
-        return {self.endpoint.auth_header: f"{self.endpoint.auth_prefix}{self.api_key}"}
+            return extra
+        return {**extra, self.endpoint.auth_header: f"{self.endpoint.auth_prefix}{self.api_key}"}
 
 
 def _as_names(key_env: str | tuple[str, ...] | None) -> list[str]:
@@ -108,6 +111,7 @@ def resolve_model(
     *,
     base_url: str | None = None,
     api_key_env: str | None = None,
+    headers: Mapping[str, str] | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> ModelTarget:
     """Turn ``provider/model`` (or ``echo``) into a `ModelTarget`, or raise `UsageError`."""
@@ -119,12 +123,18 @@ def resolve_model(
         raise UsageError(msg)
     url = base_url or endpoint.base_url
     if endpoint.transport is not None:
-        return ModelTarget(label, endpoint, model or "echo", endpoint.base_url)
+        return ModelTarget(label, endpoint, model or "echo", endpoint.base_url, None, headers or {})
     names = [api_key_env] if api_key_env else _as_names(endpoint.key_env)
     api_key = next((environ[n] for n in names if environ.get(n)), None)
-    if not api_key and names and not _is_loopback(url):
+    given = {name.lower() for name in headers or {}}
+    if (
+        not api_key
+        and names
+        and not _is_loopback(url)
+        and endpoint.auth_header.lower() not in given
+    ):
         msg = f"no API key for `{label}`: set `{'` or `'.join(names)}`" + (
             "" if api_key_env else " (or name another variable with `--api-key-env`)"
         )
         raise UsageError(msg)
-    return ModelTarget(label, endpoint, model, url.rstrip("/"), api_key or None)
+    return ModelTarget(label, endpoint, model, url.rstrip("/"), api_key or None, headers or {})
