@@ -139,6 +139,32 @@ def connect(run: RunLike) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _storage(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pa.chunked_array(
+        [chunk.storage for chunk in column.chunks], type=column.type.storage_type
+    )
+
+
+def _plain_integers(table: pa.Table) -> pa.Table:
+    """DuckDB's 128-bit integers (``sum`` of a BIGINT) as int64, or decimal where they overflow.
+
+    Lossless conversion (kept so JSON columns stay tagged) hands them over as opaque bytes.
+    """
+    for index, field in enumerate(table.schema):
+        type_name = getattr(field.type, "type_name", None)
+        if type_name not in ("hugeint", "uhugeint"):
+            continue
+        signed = type_name == "hugeint"
+        values = [
+            None if raw is None else int.from_bytes(raw, "little", signed=signed)
+            for raw in _storage(table.column(index)).to_pylist()
+        ]
+        fits = all(v is None or -(2**63) <= v < 2**63 for v in values)
+        array = pa.array(values, type=pa.int64() if fits else pa.decimal128(38, 0))
+        table = table.set_column(index, field.name, array)
+    return table
+
+
 def sql(run: RunLike, query: str) -> pa.Table:
     """Run one SQL query over the run's views; the result as an Arrow table."""
     import duckdb
@@ -146,7 +172,7 @@ def sql(run: RunLike, query: str) -> pa.Table:
     con = connect(run)
     try:
         relation = con.sql(query)
-        return pa.table({}) if relation is None else to_arrow(relation)
+        return pa.table({}) if relation is None else _plain_integers(to_arrow(relation))
     except duckdb.Error as exc:
         msg = f"SQL failed: {exc}"
         raise UsageError(msg) from None

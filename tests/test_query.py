@@ -239,3 +239,15 @@ def test_table_shows_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     shown = capsys.readouterr().out
     assert re.search(r"│ +99 │", shown)  # the first and last rows are shown...
     assert not re.search(r"│ +50 │", shown)  # ...the middle ones are not
+
+
+def test_sums_come_back_as_integers(run: Path) -> None:
+    table = query.sql(
+        run,
+        "SELECT count(*) AS n, sum(attempts) AS a, sum(attempts) * 10e20::HUGEINT AS big "
+        "FROM responses",
+    )
+    assert table.schema.field("a").type == pa.int64()
+    row = table.to_pylist()[0]
+    assert row["a"] >= row["n"] >= 1
+    assert row["big"] == row["a"] * 10**21
