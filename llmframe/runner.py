@@ -119,7 +119,12 @@ def _estimate_tokens(messages: Sequence[Message], options: Mapping[str, Any]) ->
     """A cheap guess of a request's tokens (about 4 characters a token), corrected from usage."""
     characters = sum(len(getattr(part, "text", None) or "") for m in messages for part in m.parts)
     media = sum(1 for m in messages for part in m.parts if isinstance(part, _MEDIA_CLASSES))
-    completion = options.get("max_tokens") or options.get("max_completion_tokens") or 256
+    completion = (
+        options.get("max_tokens")
+        or options.get("max_completion_tokens")
+        or options.get("max_output_tokens")
+        or 256
+    )
     return characters // 4 + 256 * media + int(completion)
 
 
@@ -273,6 +278,11 @@ class Runner:
                 headers = (
                     result.headers if result is not None else failure.headers if failure else {}
                 )
+                # A provider with its own rate-limit headers (Anthropic) translates them into
+                # the x-ratelimit-* words the budgets read; optional, so plugins need not.
+                translate = getattr(provider, "rate_limit_headers", None)
+                if translate is not None:
+                    headers = {**headers, **translate(headers)}
                 self.limits.observe(headers, in_flight=self._in_flight)
                 if result is not None:
                     usage = result.completion.usage

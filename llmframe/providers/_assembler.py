@@ -71,6 +71,10 @@ class PartAssembler:
         """The finished parts."""
         return [self._part(key, pending) for key, pending in self._pending.items()]
 
+    def keyed_parts(self) -> list[tuple[str, Part]]:
+        """The finished parts with their keys, for a provider that adds state per key."""
+        return [(key, self._part(key, pending)) for key, pending in self._pending.items()]
+
     def _part(self, key: str, pending: _Pending) -> Part:
         first, text = pending.first, "".join(pending.fragments)
         if isinstance(first, TextDelta):

@@ -43,7 +43,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "gemini": Profile(
         takes=(*_TEXT_TOOLS, "image", "audio", "video", "document", "reasoning"),
-        gives=("text", "tool_call", "reasoning", "image"),
+        gives=("text", "tool_call", "reasoning"),
         streaming="SSE",
     ),
     "ollama": Profile(

@@ -1,0 +1,311 @@
+"""A Responses ``output`` -> parts: the one reading shared by whole bodies and streams.
+
+`OutputReader.item` turns an output item into the deltas of its whole content. A body is read
+item by item; a stream feeds its deltas as they come and hands every item (or content part, or
+summary part) that the server reports finished to `OutputReader.reconcile`, which adds only what
+the deltas have not already given and refuses a finished text that contradicts them. So a body
+and a stream of the same response give identical parts, and a stream missing deltas still
+loses nothing.
+
+Delta keys: ``"<output_index>:<content_index>"`` for message content, ``"<output_index>:summary:
+<summary_index>"`` for reasoning summaries, ``"<output_index>:call"`` for function calls. A
+reasoning item always starts its first summary key, so one without a summary still becomes a
+`ReasoningPart` (text None) that carries its id and ``encrypted_content``.
+
+Provider data (``"provider": "openai-responses"``): the item ``id`` on every part, a message's
+``phase`` on its text, and the reasoning item's ``encrypted_content`` on its first part; they are
+what `_openai_responses_request` needs to send the parts back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llmframe import _json
+from llmframe.errors import ProviderHTTPError, UnexpectedResponse
+from llmframe.parts.types import Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart
+from llmframe.providers import _http
+from llmframe.providers._assembler import PartAssembler
+from llmframe.providers._openai_responses_request import PROVIDER
+from llmframe.providers.base import (
+    ErrorVerdict,
+    PartDelta,
+    ReasoningDelta,
+    RefusalDelta,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+from llmframe.providers.openai import OpenAIChat, _in_band_status
+
+__all__ = [
+    "OutputReader",
+    "classify_error",
+    "content_delta",
+    "finish_reason",
+    "in_band_error",
+    "junk",
+    "number",
+    "parse_object",
+    "require",
+    "summary_delta",
+    "usage",
+]
+
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_CLIENT_FAULT = ("invalid_", "image_", "unsupported_", "empty_", "failed_to_download")
+"""`response.failed` codes that name a problem with the request: sending it again won't help."""
+_CHAT = OpenAIChat()
+
+
+# -- shapes -------------------------------------------------------------------------------------
+
+
+def junk(text: str | bytes, what: str) -> UnexpectedResponse:
+    """`UnexpectedResponse` for `what`, carrying an excerpt of this one body or event."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    excerpt = _http.excerpt(text)
+    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=PROVIDER, excerpt=excerpt)
+
+
+def _unsupported(value: Any, what: str) -> UnexpectedResponse:
+    excerpt = _http.excerpt(_json.dumps(value))
+    msg = f"{what} is not supported by llmframe yet: {excerpt}"
+    return UnexpectedResponse(msg, provider=PROVIDER, excerpt=excerpt)
+
+
+def parse_object(text: str | bytes, what: str) -> dict[str, Any]:
+    """A JSON object, or `UnexpectedResponse` naming `what`."""
+    try:
+        payload = _json.loads(text)
+    except ValueError:
+        raise junk(text, f"a {what} that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise junk(text, f"a {what} that is not a JSON object")
+    return payload
+
+
+def require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
+    """``obj[key]`` when it is a `cls` (a bool is not an int here), else `UnexpectedResponse`."""
+    value = obj.get(key)
+    if not isinstance(value, cls) or (isinstance(value, bool) and cls is not bool):
+        excerpt = _http.excerpt(_json.dumps(obj))
+        msg = f"`{key}` in the {what} is not of type `{cls.__name__}`: {excerpt}"
+        raise UnexpectedResponse(msg, provider=PROVIDER, excerpt=excerpt)
+    return value
+
+
+def _optional(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
+    return None if obj.get(key) is None else require(obj, key, cls, what)
+
+
+def number(obj: Mapping[str, Any], key: str, what: str) -> int:
+    """A required integer field (an index)."""
+    return int(require(obj, key, int, what))
+
+
+def usage(raw: Any) -> Usage:
+    """``usage``: input, output, reasoning and cached tokens."""
+    if raw is None:
+        return Usage()
+    if not isinstance(raw, Mapping):
+        raise junk(_json.dumps(raw), "a `usage` that is not an object")
+    given = raw.get("input_tokens_details") or {}
+    made = raw.get("output_tokens_details") or {}
+    return Usage(
+        input_tokens=_optional(raw, "input_tokens", int, "usage"),
+        output_tokens=_optional(raw, "output_tokens", int, "usage"),
+        reasoning_tokens=_optional(made, "reasoning_tokens", int, "usage"),
+        cached_tokens=_optional(given, "cached_tokens", int, "usage"),
+    )
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+
+def classify_error(status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
+    """The Responses API shares Chat Completions' error envelope, so its rules apply as they are."""
+    return _CHAT.classify_error(status, headers, body)
+
+
+def in_band_error(error: Any, where: str) -> ProviderHTTPError:
+    """The exception for an error reported inside a 200 response (`where` says how)."""
+    status = _in_band_status(error)
+    code = error.get("code") if isinstance(error, Mapping) else None
+    if status == 500 and isinstance(code, str) and code.startswith(_CLIENT_FAULT):
+        status = 400
+    verdict = classify_error(status, {}, _json.dumps({"error": error}).encode())
+    verdict = dataclasses.replace(verdict, message=f"{where}: {verdict.message}")
+    return _http.error_from_verdict(verdict, provider=PROVIDER)
+
+
+# -- output items -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """What an output item needs beyond its content to be sent back."""
+
+    type: str
+    id: str | None = None
+    phase: str | None = None
+    encrypted_content: str | None = None
+
+
+def _text_of(delta: PartDelta) -> str:
+    return delta.arguments if isinstance(delta, ToolCallDelta) else delta.text
+
+
+def _with_text(delta: PartDelta, text: str) -> PartDelta:
+    if isinstance(delta, ToolCallDelta):
+        return dataclasses.replace(delta, arguments=text)
+    return dataclasses.replace(delta, text=text)
+
+
+def content_delta(index: int, position: int, content: Any) -> PartDelta:
+    """The whole delta of one message content part: output text or a refusal."""
+    if not isinstance(content, Mapping):
+        raise _unsupported(content, "a message content part that is not an object")
+    key = f"{index}:{position}"
+    kind = content.get("type")
+    if kind == "output_text":
+        for extra in ("annotations", "logprobs"):
+            if content.get(extra):
+                raise _unsupported(content[extra], f"output text `{extra}`")
+        return TextDelta(key=key, text=require(content, "text", str, "output text"))
+    if kind == "refusal":
+        return RefusalDelta(key=key, text=require(content, "refusal", str, "refusal"))
+    raise _unsupported(content, f"message content of type `{kind}`")
+
+
+def summary_delta(index: int, position: int, summary: Any) -> ReasoningDelta:
+    """The whole delta of one reasoning summary part."""
+    if not isinstance(summary, Mapping) or summary.get("type") != "summary_text":
+        raise _unsupported(summary, "a reasoning summary that is not `summary_text`")
+    text = require(summary, "text", str, "reasoning summary")
+    return ReasoningDelta(key=f"{index}:summary:{position}", text=text)
+
+
+def _item_deltas(index: int, item: Mapping[str, Any]) -> tuple[_Item, list[PartDelta]]:
+    kind = item.get("type")
+    meta = _Item(type=str(kind), id=_optional(item, "id", str, "output item"))
+    if kind == "message":
+        meta.phase = _optional(item, "phase", str, "message")
+        content = _optional(item, "content", list, "message") or []
+        return meta, [content_delta(index, i, c) for i, c in enumerate(content)]
+    if kind == "reasoning":
+        if item.get("content"):
+            raise _unsupported(item["content"], "reasoning `content`")
+        meta.encrypted_content = _optional(item, "encrypted_content", str, "reasoning")
+        summary = _optional(item, "summary", list, "reasoning") or []
+        deltas = [summary_delta(index, i, s) for i, s in enumerate(summary)]
+        return meta, deltas or [ReasoningDelta(key=f"{index}:summary:0")]
+    if kind == "function_call":
+        call = ToolCallDelta(
+            key=f"{index}:call",
+            call_id=require(item, "call_id", str, "function call"),
+            name=require(item, "name", str, "function call"),
+            arguments=_optional(item, "arguments", str, "function call") or "",
+        )
+        return meta, [call]
+    raise _unsupported(item, f"an output item of type `{kind}`")
+
+
+class OutputReader:
+    """The parts of one response, from whole items or from stream deltas plus finished items."""
+
+    def __init__(self) -> None:
+        self._assembler = PartAssembler(PROVIDER)
+        self._items: dict[int, _Item] = {}
+        self._owner: dict[str, int] = {}
+        self._seen: dict[str, list[str]] = {}
+
+    @property
+    def made_calls(self) -> bool:
+        """Whether any output item is a function call."""
+        return any(item.type == "function_call" for item in self._items.values())
+
+    def add(self, index: int, delta: PartDelta) -> PartDelta:
+        """Collect one streamed delta of output item `index`."""
+        self._owner.setdefault(delta.key, index)
+        self._assembler.add(delta)
+        self._seen.setdefault(delta.key, []).append(_text_of(delta))
+        return delta
+
+    def item(self, index: int, item: Any) -> list[PartDelta]:
+        """Reconcile output item `index`, whole or as far as the server has sent it."""
+        if not isinstance(item, Mapping):
+            raise _unsupported(item, "an output item that is not an object")
+        meta, deltas = _item_deltas(index, item)
+        known = self._items.get(index)
+        if known is not None:
+            if known.type != meta.type:
+                msg = f"output item {index} changed type from `{known.type}` to `{meta.type}`"
+                raise UnexpectedResponse(msg, provider=PROVIDER)
+            meta = _Item(
+                type=meta.type,
+                id=meta.id or known.id,
+                phase=meta.phase or known.phase,
+                encrypted_content=meta.encrypted_content or known.encrypted_content,
+            )
+        self._items[index] = meta
+        return [new for delta in deltas for new in self.reconcile(index, delta)]
+
+    def reconcile(self, index: int, whole: PartDelta) -> list[PartDelta]:
+        """Add what `whole` (a finished text) holds beyond the deltas already given for its key."""
+        text = _text_of(whole)
+        fragments = self._seen.get(whole.key)
+        if fragments is None:
+            return [self.add(index, whole)]
+        seen = "".join(fragments)
+        if text == seen:
+            return []
+        if text.startswith(seen):
+            return [self.add(index, _with_text(whole, text[len(seen) :]))]
+        excerpt = _http.excerpt(text)
+        msg = f"the finished text of `{whole.key}` differs from its streamed deltas: {excerpt!r}"
+        raise UnexpectedResponse(msg, provider=PROVIDER, excerpt=excerpt)
+
+    def parts(self) -> list[Part]:
+        """The finished parts, each with the provider data needed to send it back."""
+        return [self._finished(key, part) for key, part in self._assembler.keyed_parts()]
+
+    def _finished(self, key: str, part: Part) -> Part:
+        item = self._items.get(self._owner[key])
+        data: dict[str, Any] = {"provider": PROVIDER}
+        if item is not None and item.id is not None:
+            data["id"] = item.id
+        update: dict[str, Any] = {}
+        if isinstance(part, (TextPart, RefusalPart)):
+            if item is not None and item.phase is not None:
+                data["phase"] = item.phase
+        elif isinstance(part, ReasoningPart):
+            first = key.endswith(":summary:0")
+            if first and item is not None and item.encrypted_content is not None:
+                data["encrypted_content"] = item.encrypted_content
+            update["text"] = part.text or None
+        elif not isinstance(part, ToolCallPart):
+            msg = f"part `{key}` is a {part.type} part, which no output item makes"
+            raise UnexpectedResponse(msg, provider=PROVIDER)
+        if len(data) > 1:
+            update["provider_data"] = data
+        return part.model_copy(update=update) if update else part
+
+
+def finish_reason(response: Mapping[str, Any], *, made_calls: bool) -> str:
+    """The normalised reason a finished response stopped; raise for a failed or unfinished one."""
+    status = response.get("status")
+    if status == "completed":
+        return "tool_calls" if made_calls else "stop"
+    if status == "incomplete":
+        details = response.get("incomplete_details") or {}
+        reason = details.get("reason") if isinstance(details, Mapping) else None
+        return _INCOMPLETE.get(str(reason), reason if isinstance(reason, str) else "incomplete")
+    if status == "failed":
+        raise in_band_error(response.get("error"), "the response failed")
+    what = f"a response with status `{status}`, not a finished one (is `background` set?)"
+    raise junk(_json.dumps({"id": response.get("id"), "status": status}), what)

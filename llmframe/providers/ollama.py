@@ -1,0 +1,269 @@
+"""Ollama's native chat API (``POST /api/chat``), streamed as NDJSON or answered whole.
+
+Request: ``{"model", "messages", ...top-level fields, "options": {...}, "stream"}``; ``stream``
+is always sent, ``false`` for a whole answer since Ollama streams by default. How options split
+between top-level fields and model ``options``, how messages and images are encoded and how
+reasoning goes back are in `llmframe.providers._ollama_request`.
+
+Response: a whole body is one JSON object; a stream is one per line (`NdjsonDecoder`), each with
+a ``message`` fragment, the last with ``"done": true``. ``message.thinking`` becomes a reasoning
+part, ``content`` a text part, and each entry of ``tool_calls`` (Ollama sends every call whole,
+its ``arguments`` an object) a tool-call part with its ``id`` when given, numbered in order of
+arrival. A whole body is read as a stream of that one object, so the two cannot drift apart.
+Empty strings add nothing. Another key in ``message`` that holds something (``images`` from an
+image model...) raises `UnexpectedResponse`: llmframe cannot store it yet and drops nothing.
+Top-level keys besides those read (``created_at``, durations) are metadata and not kept.
+
+Usage: ``prompt_eval_count`` in, ``eval_count`` out (thinking included: Ollama reports no
+separate reasoning or cache counts). Finish: ``done_reason`` ``stop`` and ``length`` are already
+llmframe's words, others (``load``, ``unload``) are kept; Ollama says ``stop`` after tool calls, so,
+as its own OpenAI layer does, a response that stopped with tool calls finishes ``tool_calls``.
+
+Errors: ``{"error": "..."}``, as an error body, a 200 body or a stream line. HTTP statuses follow
+`llmframe.providers._http` (404, an unknown model, is not retried). An error inside a 200 response
+has no status, so it is taken as a 500 (a stream that broke server-side is usually transient) and
+raised as a `ProviderHTTPError` carrying that verdict. A stream that ends before its ``done`` line
+was cut short and raises `UnexpectedResponse`; a line after ``done``, or junk, raises it too, with
+that one line's text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llmframe import _json
+from llmframe.errors import ProviderHTTPError, UnexpectedResponse
+from llmframe.parts.types import Message, ToolCallPart
+from llmframe.providers import _http
+from llmframe.providers._assembler import PartAssembler
+from llmframe.providers._ndjson import NdjsonDecoder
+from llmframe.providers._ollama_request import request_body
+from llmframe.providers.base import (
+    Completion,
+    ErrorVerdict,
+    HttpCall,
+    PartDelta,
+    ReasoningDelta,
+    SseEvent,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = ["Ollama", "OllamaStream"]
+
+_NAME = "ollama"
+_PATH = "/api/chat"
+_READ_KEYS = {"role", "content", "thinking", "tool_calls"}
+_IN_BAND_STATUS = 500
+
+
+class Ollama:
+    """Ollama's ``/api/chat`` wire format; stateless, one instance serves every request."""
+
+    name = _NAME
+    api = "ollama_chat"
+
+    def build_call(
+        self,
+        model: str,
+        messages: Sequence[Message],
+        options: Mapping[str, Any],
+        *,
+        stream: bool,
+    ) -> HttpCall:
+        """``POST /api/chat`` for one conversation."""
+        body = request_body(model, messages, options, stream=stream)
+        return HttpCall(method="POST", path=_PATH, body=body, stream=stream)
+
+    def parse_body(self, body: bytes) -> Completion:
+        """A whole (``"stream": false``) response: the same reading as one stream line."""
+        parser = self.stream_parser()
+        parser.feed(SseEvent(data=body.decode("utf-8", errors="replace")))
+        return parser.finish()
+
+    def stream_decoder(self) -> NdjsonDecoder:
+        """Ollama streams newline-delimited JSON."""
+        return NdjsonDecoder()
+
+    def stream_parser(self) -> OllamaStream:
+        """A parser for one NDJSON stream."""
+        return OllamaStream(self)
+
+    def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
+        """408/409/429/5xx retryable, other statuses not; the message from ``{"error": ...}``."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            payload = _json.loads(text)
+        except ValueError:
+            payload = None
+        error = payload.get("error") if isinstance(payload, Mapping) else None
+        if isinstance(error, Mapping):  # an OpenAI-style envelope from a proxy in between
+            error = error.get("message")
+        if isinstance(error, str) and error:
+            message = _http.excerpt(error, 1000)
+        else:
+            message = _http.excerpt(text.strip()) or f"HTTP {status}"
+        return ErrorVerdict(
+            retryable=_http.retryable_status(status),
+            error_type=_http.error_type(status),
+            message=message,
+            retry_after=_http.retry_after(headers),
+        )
+
+
+class OllamaStream:
+    """Per-response state of one stream (or one whole body). `event_counts` tallies lines."""
+
+    def __init__(self, provider: Ollama) -> None:
+        self._provider = provider
+        self._assembler = PartAssembler(provider.name)
+        self.event_counts: Counter[str] = Counter()
+        self._done = False
+        self._calls = 0
+        self._usage = Usage()
+        self._done_reason: str | None = None
+        self._model: str | None = None
+
+    def feed(self, event: SseEvent) -> list[PartDelta]:
+        """Consume one line; return the deltas it carries (already given to the assembler)."""
+        kind, deltas = self._handle(event)
+        for delta in deltas:
+            self._assembler.add(delta)
+        self.event_counts[kind] += 1
+        return deltas
+
+    def finish(self) -> Completion:
+        """The finished response; raise `UnexpectedResponse` if the stream was cut short."""
+        if not self._done:
+            msg = 'the response ended before its `"done": true` object'
+            raise UnexpectedResponse(msg, provider=_NAME)
+        parts = self._assembler.parts()
+        finish_reason = self._done_reason
+        if finish_reason == "stop" and any(isinstance(p, ToolCallPart) for p in parts):
+            finish_reason = "tool_calls"
+        return Completion(
+            parts=parts, usage=self._usage, finish_reason=finish_reason, model=self._model
+        )
+
+    def _handle(self, event: SseEvent) -> tuple[str, list[PartDelta]]:
+        if self._done:
+            raise _junk(event.data, 'a line after the `"done": true` line')
+        payload = _object(event.data)
+        if payload.get("error") is not None:
+            raise _in_band_error(payload["error"], self._provider)
+        done = payload.get("done")
+        if not isinstance(done, bool):
+            raise _shape_error(done, "response", "done", "true or false")
+        self._model = self._model or _str_or_none(payload, "model")
+        message = payload.get("message")
+        if message is None:
+            deltas = []
+        elif isinstance(message, Mapping):
+            deltas = self._deltas(message)
+        else:
+            raise _shape_error(message, "response", "message", "an object")
+        if not done:
+            return "chunk", deltas
+        self._done = True
+        self._done_reason = _str_or_none(payload, "done_reason")
+        self._usage = Usage(
+            input_tokens=_int_or_none(payload, "prompt_eval_count"),
+            output_tokens=_int_or_none(payload, "eval_count"),
+        )
+        return "done", deltas
+
+    def _deltas(self, message: Mapping[str, Any]) -> list[PartDelta]:
+        """The deltas of one ``message``: a whole answer's or one stream line's, read alike."""
+        for key, value in message.items():
+            if key not in _READ_KEYS and value not in (None, "", [], {}):
+                excerpt = _http.excerpt(_json.dumps(value))
+                msg = f"`{key}` in the message is not supported by llmframe yet: {excerpt}"
+                raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+        if message.get("role") not in (None, "assistant"):
+            raise _shape_error(message.get("role"), "message", "role", '"assistant"')
+        deltas: list[PartDelta] = []
+        thinking = _str_or_none(message, "thinking")
+        if thinking:
+            deltas.append(ReasoningDelta(key="reasoning", text=thinking))
+        content = _str_or_none(message, "content")
+        if content:
+            deltas.append(TextDelta(key="text", text=content))
+        calls = message.get("tool_calls")
+        if calls is not None:
+            if not isinstance(calls, list):
+                raise _shape_error(calls, "message", "tool_calls", "a list")
+            for call in calls:
+                deltas.append(_tool_call_delta(call, self._calls))
+                self._calls += 1
+        return deltas
+
+
+def _junk(text: str, what: str) -> UnexpectedResponse:
+    excerpt = _http.excerpt(text)
+    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=_NAME, excerpt=excerpt)
+
+
+def _object(text: str) -> dict[str, Any]:
+    try:
+        payload = _json.loads(text)
+    except ValueError:
+        raise _junk(text, "a line that is not JSON") from None
+    if not isinstance(payload, dict):
+        raise _junk(text, "a line that is not a JSON object")
+    return payload
+
+
+def _shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
+    excerpt = _http.excerpt(_json.dumps(value))
+    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
+    return UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+
+
+def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise _shape_error(value, "response", key, "a string")
+    return value
+
+
+def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        raise _shape_error(value, "response", key, "an integer")
+    return value
+
+
+def _tool_call_delta(call: Any, number: int) -> ToolCallDelta:
+    """One whole tool call; `number` counts the calls of the response, as its key."""
+    function = call.get("function") if isinstance(call, Mapping) else None
+    if not isinstance(function, Mapping):
+        raise _shape_error(call, "message", "tool_calls", "a list of function calls")
+    name = _str_or_none(function, "name")
+    if not name:
+        raise _shape_error(call, "message", "tool_calls", "a list of named function calls")
+    arguments = function.get("arguments")
+    if isinstance(arguments, str):  # not Ollama's shape, but unambiguous: keep it as given
+        text = arguments
+    elif arguments is None or isinstance(arguments, Mapping):
+        text = _json.dumps(arguments or {})
+    else:
+        raise _shape_error(arguments, "tool call", "arguments", "an object")
+    return ToolCallDelta(
+        key=f"tool_call:{number}",
+        call_id=_str_or_none(call, "id") or None,
+        name=name,
+        arguments=text,
+    )
+
+
+def _in_band_error(error: Any, provider: Ollama) -> ProviderHTTPError:
+    body = _json.dumps({"error": error}).encode()
+    verdict = provider.classify_error(_IN_BAND_STATUS, {}, body)
+    verdict = dataclasses.replace(
+        verdict, message=f"error inside a 200 response: {verdict.message}"
+    )
+    return _http.error_from_verdict(verdict, provider=provider.name)
