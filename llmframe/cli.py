@@ -246,21 +246,26 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """List the providers: model naming, key variable, base URL, what each takes and gives."""
-    from llmframe.providers.endpoints import ENDPOINTS
-    from llmframe.providers.profiles import PROFILES
+    from llmframe.providers import plugin_names
+    from llmframe.providers.endpoints import ENDPOINTS, resolve_endpoint
+    from llmframe.providers.profiles import PROFILES, Profile
 
+    endpoints = [*ENDPOINTS.values(), *(resolve_endpoint(n) for n in plugin_names())]
     rows = []
-    for name, endpoint in ENDPOINTS.items():
-        profile = PROFILES[endpoint.wire]
+    for endpoint in endpoints:
+        if endpoint is None:
+            continue
+        profile = PROFILES.get(endpoint.wire, Profile(takes=(), gives=(), streaming="?"))
         keys = endpoint.key_env if isinstance(endpoint.key_env, tuple) else (endpoint.key_env,)
         rows.append(
             {
-                "model": "echo" if name == "echo" else f"{name}/MODEL",
+                "model": "echo" if endpoint.name == "echo" else f"{endpoint.name}/MODEL",
                 "key": " or ".join(k for k in keys if k) or "-",
                 "base_url": "(in process)" if endpoint.transport else endpoint.base_url,
                 "takes": list(profile.takes),
                 "gives": list(profile.gives),
                 "streaming": profile.streaming,
+                "plugin": endpoint.name not in ENDPOINTS,
             }
         )
     if as_json:

@@ -545,3 +545,41 @@ def test_extra_headers_are_sent_and_never_stored(
     for path in out.rglob("*"):
         if path.is_file():
             assert b"data-secret-123" not in path.read_bytes(), path
+
+
+def test_a_provider_plugin_registers_through_entry_points(
+    tmp_path: Path,
+    openai_server: OpenAIServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    site = tmp_path / "site"
+    (site / "myplug").mkdir(parents=True)
+    (site / "myplug" / "__init__.py").write_text(
+        "from llmframe.providers.openai import OpenAIChat\n\n\n"
+        "class Plug(OpenAIChat):\n"
+        "    default_base_url = 'http://127.0.0.1:9/v1'\n"
+        "    key_env = 'PLUG_KEY'\n"
+    )
+    info = site / "myplug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: myplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[llmframe.providers]\nplug = myplug:Plug\n")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PLUG_KEY", "plug-secret")
+
+    code, out, _ = cli(capsys, "models", "--json")
+    assert code == 0
+    rows = {row["model"]: row for row in json.loads(out)}
+    assert rows["plug/MODEL"]["plugin"] is True
+    assert rows["plug/MODEL"]["key"] == "PLUG_KEY"
+
+    source = tmp_path / "p.jsonl"
+    write_prompts(source, 2)
+    summary = run(
+        request(source, tmp_path / "run", models=["plug/small"], base_url=openai_server.base_url)
+    )
+    assert summary.ok == 2
+    assert {r.body["model"] for r in openai_server.requests} == {"small"}
+    assert set(openai_server.authorization) == {"Bearer plug-secret"}
+    assert {r["provider"] for r in responses(tmp_path / "run")} == {"plug"}

@@ -18,7 +18,7 @@ import httpx
 
 from llmframe.errors import UsageError
 
-__all__ = ["ENDPOINTS", "Endpoint", "ModelTarget", "resolve_model"]
+__all__ = ["ENDPOINTS", "Endpoint", "ModelTarget", "resolve_endpoint", "resolve_model"]
 
 
 def _echo_transport() -> httpx.AsyncBaseTransport:
@@ -90,6 +90,25 @@ class ModelTarget:
         return {**extra, self.endpoint.auth_header: f"{self.endpoint.auth_prefix}{self.api_key}"}
 
 
+def resolve_endpoint(name: str) -> Endpoint | None:
+    """A built-in endpoint, or one built from a registered plugin's attributes."""
+    from llmframe.providers import get_provider, plugin_names
+
+    if name in ENDPOINTS:
+        return ENDPOINTS[name]
+    if name not in plugin_names():
+        return None
+    provider = get_provider(name)
+    return Endpoint(
+        name,
+        name,
+        getattr(provider, "default_base_url", "http://127.0.0.1"),
+        getattr(provider, "key_env", None),
+        auth_header=getattr(provider, "auth_header", "Authorization"),
+        auth_prefix=getattr(provider, "auth_prefix", "Bearer "),
+    )
+
+
 def _as_names(key_env: str | tuple[str, ...] | None) -> list[str]:
     if key_env is None:
         return []
@@ -116,9 +135,12 @@ def resolve_model(
 ) -> ModelTarget:
     """Turn ``provider/model`` (or ``echo``) into a `ModelTarget`, or raise `UsageError`."""
     name, _, model = label.partition("/")
-    endpoint = ENDPOINTS.get(name)
+    endpoint = resolve_endpoint(name)
     if endpoint is None or (not model and name != "echo"):
-        known = ", ".join(f"`{n}/MODEL`" for n in ENDPOINTS if n != "echo")
+        from llmframe.providers import plugin_names
+
+        names = [n for n in ENDPOINTS if n != "echo"] + plugin_names()
+        known = ", ".join(f"`{n}/MODEL`" for n in names)
         msg = f"unknown model `{label}`; use {known} or `echo`"
         raise UsageError(msg)
     url = base_url or endpoint.base_url
