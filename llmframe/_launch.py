@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from llmframe import __version__
+from llmframe._preflight import check_media_support
 from llmframe.errors import UsageError
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
@@ -162,6 +163,7 @@ def prepare(request: RunRequest) -> Prepared:
             raise UsageError(msg)
         prompts = append_user_message(prompts, request.follow_up)
     row_targets = _row_targets(request, prompts, len(targets))
+    check_media_support(prompts, targets, row_targets, file=source.path)
     media_root = Path(request.read.media_root or default_root).resolve()
     fingerprint = _fingerprint(prompts)
     name = Path(source.path).name

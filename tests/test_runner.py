@@ -583,3 +583,19 @@ def test_a_provider_plugin_registers_through_entry_points(
     assert {r.body["model"] for r in openai_server.requests} == {"small"}
     assert set(openai_server.authorization) == {"Bearer plug-secret"}
     assert {r["provider"] for r in responses(tmp_path / "run")} == {"plug"}
+
+
+def test_media_a_provider_cannot_take_is_refused_before_sending(
+    tmp_path: Path, openai_server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    examples = Path(__file__).parent.parent / "examples"
+    out = tmp_path / "run"
+    code, _, err = cli(
+        capsys, "run", str(examples / "chat.jsonl"), "-m", "ollama/llava",
+        "--base-url", openai_server.base_url, "--out", str(out),
+    )  # fmt: skip
+    assert code == 2
+    assert "id `chat-010`: `ollama/llava` cannot take an audio part (message 1, part 2)" in err
+    assert "id `chat-011`: `ollama/llava` cannot take a document part" in err
+    assert openai_server.count == 0
+    assert not out.exists()
