@@ -28,6 +28,7 @@ from llmframe.errors import UnexpectedResponse
 from llmframe.parts.types import Part, ReasoningPart
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
+from llmframe.providers._wire import Wire
 from llmframe.providers.base import (
     PartDelta,
     ReasoningDelta,
@@ -44,32 +45,10 @@ _DELTA_OF = {
     "thinking_delta": "thinking",
     "signature_delta": "thinking",
 }
-
-
-def junk(text: str | bytes, what: str) -> UnexpectedResponse:
-    """An `UnexpectedResponse` carrying an excerpt of the one offending body or event."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    excerpt = _http.excerpt(text)
-    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=NAME, excerpt=excerpt)
-
-
-def json_object(text: str | bytes, what: str) -> dict[str, Any]:
-    """`text` parsed as a JSON object, else `junk`."""
-    try:
-        payload = _json.loads(text)
-    except ValueError:
-        raise junk(text, f"a {what} that is not JSON") from None
-    if not isinstance(payload, dict):
-        raise junk(text, f"a {what} that is not a JSON object")
-    return payload
-
-
-def shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
-    """`key` of `what` is not `expected`."""
-    excerpt = _http.excerpt(_json.dumps(value))
-    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
-    return UnexpectedResponse(msg, provider=NAME, excerpt=excerpt)
+_WIRE = Wire(NAME)
+junk = _WIRE.junk
+json_object = _WIRE.json_object
+shape_error = _WIRE.shape_error
 
 
 def _string(obj: Mapping[str, Any], key: str, what: str, *, default: str | None = None) -> str:

@@ -7,6 +7,7 @@ reads its own error body: 408, 409, 429 and 5xx are worth a retry, other statuse
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ __all__ = [
     "error_type",
     "excerpt",
     "header",
+    "in_band_error",
     "redact",
     "retry_after",
     "retryable_status",
@@ -108,3 +110,15 @@ def error_from_verdict(
         retry_after=verdict.retry_after,
         verdict=verdict,
     )
+
+
+def in_band_error(
+    verdict: ErrorVerdict,
+    *,
+    provider: str,
+    status: int | None = None,
+    where: str = "error inside a 200 response",
+) -> ProviderHTTPError:
+    """`error_from_verdict` for an error reported inside a 200 response, its message saying so."""
+    verdict = dataclasses.replace(verdict, message=f"{where}: {verdict.message}")
+    return error_from_verdict(verdict, provider=provider, status=status)

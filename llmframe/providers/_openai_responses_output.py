@@ -30,6 +30,7 @@ from llmframe.parts.types import Part, ReasoningPart, RefusalPart, TextPart, Too
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._openai_responses_request import PROVIDER
+from llmframe.providers._wire import Wire, in_band_status
 from llmframe.providers.base import (
     ErrorVerdict,
     PartDelta,
@@ -39,7 +40,7 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
-from llmframe.providers.openai import OpenAIChat, _in_band_status
+from llmframe.providers.openai import OpenAIChat
 
 __all__ = [
     "OutputReader",
@@ -59,34 +60,18 @@ _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"
 _CLIENT_FAULT = ("invalid_", "image_", "unsupported_", "empty_", "failed_to_download")
 """`response.failed` codes that name a problem with the request: sending it again won't help."""
 _CHAT = OpenAIChat()
+_WIRE = Wire(PROVIDER)
+junk = _WIRE.junk
+parse_object = _WIRE.json_object
 
 
 # -- shapes -------------------------------------------------------------------------------------
-
-
-def junk(text: str | bytes, what: str) -> UnexpectedResponse:
-    """`UnexpectedResponse` for `what`, carrying an excerpt of this one body or event."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    excerpt = _http.excerpt(text)
-    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=PROVIDER, excerpt=excerpt)
 
 
 def _unsupported(value: Any, what: str) -> UnexpectedResponse:
     excerpt = _http.excerpt(_json.dumps(value))
     msg = f"{what} is not supported by llmframe yet: {excerpt}"
     return UnexpectedResponse(msg, provider=PROVIDER, excerpt=excerpt)
-
-
-def parse_object(text: str | bytes, what: str) -> dict[str, Any]:
-    """A JSON object, or `UnexpectedResponse` naming `what`."""
-    try:
-        payload = _json.loads(text)
-    except ValueError:
-        raise junk(text, f"a {what} that is not JSON") from None
-    if not isinstance(payload, dict):
-        raise junk(text, f"a {what} that is not a JSON object")
-    return payload
 
 
 def require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
@@ -134,13 +119,12 @@ def classify_error(status: int, headers: Mapping[str, str], body: bytes) -> Erro
 
 def in_band_error(error: Any, where: str) -> ProviderHTTPError:
     """The exception for an error reported inside a 200 response (`where` says how)."""
-    status = _in_band_status(error)
+    status = in_band_status(error)
     code = error.get("code") if isinstance(error, Mapping) else None
     if status == 500 and isinstance(code, str) and code.startswith(_CLIENT_FAULT):
         status = 400
     verdict = classify_error(status, {}, _json.dumps({"error": error}).encode())
-    verdict = dataclasses.replace(verdict, message=f"{where}: {verdict.message}")
-    return _http.error_from_verdict(verdict, provider=PROVIDER)
+    return _http.in_band_error(verdict, provider=PROVIDER, where=where)
 
 
 # -- output items -------------------------------------------------------------------------------

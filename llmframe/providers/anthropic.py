@@ -38,7 +38,6 @@ any response in the ``x-ratelimit-*`` words the runner's adaptive budget reads.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -388,7 +387,4 @@ def _in_band_error(payload: Mapping[str, Any], provider: Anthropic) -> ProviderH
     kind = error.get("type") if isinstance(error, Mapping) else None
     status = _ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500
     verdict = provider.classify_error(status, {}, _json.dumps(payload).encode())
-    verdict = dataclasses.replace(
-        verdict, message=f"error inside a 200 response: {verdict.message}"
-    )
-    return _http.error_from_verdict(verdict, provider=NAME)
+    return _http.in_band_error(verdict, provider=NAME)

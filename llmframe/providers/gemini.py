@@ -39,7 +39,6 @@ without a finish reason was cut short and raises `UnexpectedResponse`.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import urllib.parse
 from collections import Counter
@@ -53,6 +52,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._gemini_request import request_body
 from llmframe.providers._sse import SseDecoder
+from llmframe.providers._wire import Wire
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -68,6 +68,7 @@ from llmframe.providers.base import (
 __all__ = ["Gemini", "GeminiStream"]
 
 _NAME = "gemini"
+_WIRE = Wire(_NAME)
 _CANDIDATE_KEYS = {"content", "finishReason", "index"}
 _NOT_STORED = {"avgLogprobs", "safetyRatings", "citationMetadata", "finishMessage"}
 _PART_KEYS = {"text", "thought", "thoughtSignature", "functionCall"}
@@ -112,7 +113,7 @@ class Gemini:
     def parse_body(self, body: bytes) -> Completion:
         """A whole ``GenerateContentResponse``, read as a stream of one chunk."""
         reader = _Reader(self)
-        reader.read(_object(body, "response body"))
+        reader.read(_WIRE.json_object(body, "response body"))
         return reader.completion()
 
     def stream_decoder(self) -> SseDecoder:
@@ -168,8 +169,8 @@ class GeminiStream:
     def feed(self, event: SseEvent) -> list[PartDelta]:
         """Consume one event; return the deltas it carries (already given to the assembler)."""
         if event.event not in (None, "message"):
-            raise _junk(event.data, f"an event of unknown type `{event.event}`")
-        kind, deltas = self._reader.read(_object(event.data, "stream event"))
+            raise _WIRE.junk(event.data, f"an event of unknown type `{event.event}`")
+        kind, deltas = self._reader.read(_WIRE.json_object(event.data, "stream event"))
         self.event_counts[kind] += 1
         return deltas
 
@@ -209,13 +210,13 @@ class _Reader:
         feedback = payload.get("promptFeedback")
         if feedback is not None:
             if not isinstance(feedback, Mapping):
-                raise _shape_error(feedback, "response", "promptFeedback", "an object")
+                raise _WIRE.shape_error(feedback, "response", "promptFeedback", "an object")
             self._blocked = _str(feedback, "blockReason", "promptFeedback") or self._blocked
         candidates = payload.get("candidates")
         if candidates is None or candidates == []:
             return "metadata", []
         if not isinstance(candidates, list) or not isinstance(candidates[0], Mapping):
-            raise _shape_error(candidates, "response", "candidates", "a list of objects")
+            raise _WIRE.shape_error(candidates, "response", "candidates", "a list of objects")
         if len(candidates) > 1 or candidates[0].get("index", 0) != 0:
             msg = "got a second candidate; llmframe keeps one answer per request"
             raise UnexpectedResponse(msg, provider=_NAME)
@@ -228,10 +229,10 @@ class _Reader:
         if content is None:
             return []
         if not isinstance(content, Mapping) or content.get("role", "model") != "model":
-            raise _shape_error(content, "candidate", "content", "the model's content")
+            raise _WIRE.shape_error(content, "candidate", "content", "the model's content")
         parts = content.get("parts") or []
         if not isinstance(parts, list):
-            raise _shape_error(parts, "content", "parts", "a list")
+            raise _WIRE.shape_error(parts, "content", "parts", "a list")
         deltas: list[PartDelta] = []
         for part in parts:
             deltas.extend(self._parts.read(part))
@@ -259,18 +260,18 @@ class _Parts:
 
     def read(self, part: Any) -> list[PartDelta]:
         if not isinstance(part, Mapping):
-            raise _shape_error(part, "content", "parts", "a list of objects")
+            raise _WIRE.shape_error(part, "content", "parts", "a list of objects")
         _refuse_unread(part, _PART_KEYS, "part")
         signature = _str(part, "thoughtSignature", "part")
         call = part.get("functionCall")
         if call is not None:
             if "text" in part:
-                raise _shape_error(part, "content", "parts", "text or a call, not both")
+                raise _WIRE.shape_error(part, "content", "parts", "text or a call, not both")
             return self._call(call, signature)
         text = _str(part, "text", "part") or ""
         thought = part.get("thought", False)
         if not isinstance(thought, bool):
-            raise _shape_error(thought, "part", "thought", "a boolean")
+            raise _WIRE.shape_error(thought, "part", "thought", "a boolean")
         return self._text(text, thought=thought, signature=signature)
 
     def _text(self, text: str, *, thought: bool, signature: str | None) -> list[PartDelta]:
@@ -297,11 +298,11 @@ class _Parts:
 
     def _call(self, call: Any, signature: str | None) -> list[PartDelta]:
         if not isinstance(call, Mapping):
-            raise _shape_error(call, "part", "functionCall", "an object")
+            raise _WIRE.shape_error(call, "part", "functionCall", "an object")
         _refuse_unread(call, _CALL_KEYS, "functionCall")
         args = call.get("args")
         if args is not None and not isinstance(args, Mapping):
-            raise _shape_error(args, "functionCall", "args", "an object")
+            raise _WIRE.shape_error(args, "functionCall", "args", "an object")
         key = self._key("tool_call")
         self._open = None
         if signature is not None:
@@ -360,7 +361,7 @@ def _retry_delay(detail: Mapping[str, Any]) -> float | None:
 
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, Mapping):
-        raise _shape_error(raw, "response", "usageMetadata", "an object")
+        raise _WIRE.shape_error(raw, "response", "usageMetadata", "an object")
     prompt, tool_prompt, candidates, thoughts, cached = (
         _int(raw, key)
         for key in (
@@ -381,29 +382,6 @@ def _usage(raw: Any) -> Usage:
     )
 
 
-def _junk(text: str | bytes, what: str) -> UnexpectedResponse:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    excerpt = _http.excerpt(text)
-    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=_NAME, excerpt=excerpt)
-
-
-def _object(text: str | bytes, what: str) -> dict[str, Any]:
-    try:
-        payload = _json.loads(text)
-    except ValueError:
-        raise _junk(text, f"a {what} that is not JSON") from None
-    if not isinstance(payload, dict):
-        raise _junk(text, f"a {what} that is not a JSON object")
-    return payload
-
-
-def _shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
-    excerpt = _http.excerpt(_json.dumps(value))
-    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
-    return UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
-
-
 def _refuse_unread(obj: Mapping[str, Any], known: set[str], what: str) -> None:
     for key, value in obj.items():
         if key not in known and value not in (None, "", [], {}):
@@ -415,14 +393,14 @@ def _refuse_unread(obj: Mapping[str, Any], known: set[str], what: str) -> None:
 def _str(obj: Mapping[str, Any], key: str, what: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
-        raise _shape_error(value, what, key, "a string")
+        raise _WIRE.shape_error(value, what, key, "a string")
     return value
 
 
 def _int(obj: Mapping[str, Any], key: str) -> int | None:
     value = obj.get(key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _shape_error(value, "usageMetadata", key, "an integer")
+        raise _WIRE.shape_error(value, "usageMetadata", key, "an integer")
     return value
 
 
@@ -431,7 +409,4 @@ def _in_band_error(error: Any, provider: Gemini) -> ProviderHTTPError:
     status = code if isinstance(code, int) and 400 <= code <= 599 else 500
     body = _json.dumps({"error": error}).encode()
     verdict = provider.classify_error(status, {}, body)
-    verdict = dataclasses.replace(
-        verdict, message=f"error inside a 200 response: {verdict.message}"
-    )
-    return _http.error_from_verdict(verdict, provider=provider.name, status=status)
+    return _http.in_band_error(verdict, provider=provider.name, status=status)

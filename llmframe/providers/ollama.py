@@ -29,7 +29,6 @@ that one line's text.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -41,6 +40,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._ndjson import NdjsonDecoder
 from llmframe.providers._ollama_request import request_body
+from llmframe.providers._wire import Wire
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -56,6 +56,7 @@ from llmframe.providers.base import (
 __all__ = ["Ollama", "OllamaStream"]
 
 _NAME = "ollama"
+_WIRE = Wire(_NAME)
 _PATH = "/api/chat"
 _READ_KEYS = {"role", "content", "thinking", "tool_calls"}
 _IN_BAND_STATUS = 500
@@ -151,13 +152,13 @@ class OllamaStream:
 
     def _handle(self, event: SseEvent) -> tuple[str, list[PartDelta]]:
         if self._done:
-            raise _junk(event.data, 'a line after the `"done": true` line')
-        payload = _object(event.data)
+            raise _WIRE.junk(event.data, 'a line after the `"done": true` line')
+        payload = _WIRE.json_object(event.data, "line")
         if payload.get("error") is not None:
             raise _in_band_error(payload["error"], self._provider)
         done = payload.get("done")
         if not isinstance(done, bool):
-            raise _shape_error(done, "response", "done", "true or false")
+            raise _WIRE.shape_error(done, "response", "done", "true or false")
         self._model = self._model or _str_or_none(payload, "model")
         message = payload.get("message")
         if message is None:
@@ -165,7 +166,7 @@ class OllamaStream:
         elif isinstance(message, Mapping):
             deltas = self._deltas(message)
         else:
-            raise _shape_error(message, "response", "message", "an object")
+            raise _WIRE.shape_error(message, "response", "message", "an object")
         if not done:
             return "chunk", deltas
         self._done = True
@@ -184,7 +185,7 @@ class OllamaStream:
                 msg = f"`{key}` in the message is not supported by llmframe yet: {excerpt}"
                 raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
         if message.get("role") not in (None, "assistant"):
-            raise _shape_error(message.get("role"), "message", "role", '"assistant"')
+            raise _WIRE.shape_error(message.get("role"), "message", "role", '"assistant"')
         deltas: list[PartDelta] = []
         thinking = _str_or_none(message, "thinking")
         if thinking:
@@ -195,45 +196,24 @@ class OllamaStream:
         calls = message.get("tool_calls")
         if calls is not None:
             if not isinstance(calls, list):
-                raise _shape_error(calls, "message", "tool_calls", "a list")
+                raise _WIRE.shape_error(calls, "message", "tool_calls", "a list")
             for call in calls:
                 deltas.append(_tool_call_delta(call, self._calls))
                 self._calls += 1
         return deltas
 
 
-def _junk(text: str, what: str) -> UnexpectedResponse:
-    excerpt = _http.excerpt(text)
-    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=_NAME, excerpt=excerpt)
-
-
-def _object(text: str) -> dict[str, Any]:
-    try:
-        payload = _json.loads(text)
-    except ValueError:
-        raise _junk(text, "a line that is not JSON") from None
-    if not isinstance(payload, dict):
-        raise _junk(text, "a line that is not a JSON object")
-    return payload
-
-
-def _shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
-    excerpt = _http.excerpt(_json.dumps(value))
-    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
-    return UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
-
-
 def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
-        raise _shape_error(value, "response", key, "a string")
+        raise _WIRE.shape_error(value, "response", key, "a string")
     return value
 
 
 def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
     value = obj.get(key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _shape_error(value, "response", key, "an integer")
+        raise _WIRE.shape_error(value, "response", key, "an integer")
     return value
 
 
@@ -241,17 +221,17 @@ def _tool_call_delta(call: Any, number: int) -> ToolCallDelta:
     """One whole tool call; `number` counts the calls of the response, as its key."""
     function = call.get("function") if isinstance(call, Mapping) else None
     if not isinstance(function, Mapping):
-        raise _shape_error(call, "message", "tool_calls", "a list of function calls")
+        raise _WIRE.shape_error(call, "message", "tool_calls", "a list of function calls")
     name = _str_or_none(function, "name")
     if not name:
-        raise _shape_error(call, "message", "tool_calls", "a list of named function calls")
+        raise _WIRE.shape_error(call, "message", "tool_calls", "a list of named function calls")
     arguments = function.get("arguments")
     if isinstance(arguments, str):  # not Ollama's shape, but unambiguous: keep it as given
         text = arguments
     elif arguments is None or isinstance(arguments, Mapping):
         text = _json.dumps(arguments or {})
     else:
-        raise _shape_error(arguments, "tool call", "arguments", "an object")
+        raise _WIRE.shape_error(arguments, "tool call", "arguments", "an object")
     return ToolCallDelta(
         key=f"tool_call:{number}",
         call_id=_str_or_none(call, "id") or None,
@@ -263,7 +243,4 @@ def _tool_call_delta(call: Any, number: int) -> ToolCallDelta:
 def _in_band_error(error: Any, provider: Ollama) -> ProviderHTTPError:
     body = _json.dumps({"error": error}).encode()
     verdict = provider.classify_error(_IN_BAND_STATUS, {}, body)
-    verdict = dataclasses.replace(
-        verdict, message=f"error inside a 200 response: {verdict.message}"
-    )
-    return _http.error_from_verdict(verdict, provider=provider.name)
+    return _http.in_band_error(verdict, provider=provider.name)

@@ -35,7 +35,6 @@ cut short and raises `UnexpectedResponse`; junk raises it with that one event's 
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -47,6 +46,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._openai_request import wire_messages
 from llmframe.providers._sse import SseDecoder
+from llmframe.providers._wire import Wire, in_band_status
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -70,20 +70,7 @@ _RESERVED = {
 }
 _READ_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning"}
 _NOT_STORED = {"reasoning_details"}
-_IN_BAND_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "invalid_api_key": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "model_not_found": 404,
-    "rate_limit_exceeded": 429,
-    "rate_limit_error": 429,
-    "insufficient_quota": 429,
-    "server_error": 500,
-    "api_error": 500,
-    "overloaded_error": 503,
-}
+_WIRE = Wire(_NAME)
 
 
 class OpenAIChat:
@@ -121,7 +108,7 @@ class OpenAIChat:
 
     def parse_body(self, body: bytes) -> Completion:
         """A whole ``chat.completion`` body."""
-        payload = _object(body, "response body")
+        payload = _WIRE.json_object(body, "response body")
         error = _error_of(payload)
         if error is not None:
             raise _in_band_error(error, self)
@@ -212,18 +199,18 @@ class OpenAIChatStream:
 
     def _handle(self, event: SseEvent) -> tuple[str, list[PartDelta]]:
         if self._done:
-            raise _junk(event.data, "an event after `[DONE]`")
+            raise _WIRE.junk(event.data, "an event after `[DONE]`")
         if event.event not in (None, "message", "error"):
-            raise _junk(event.data, f"an event of unknown type `{event.event}`")
+            raise _WIRE.junk(event.data, f"an event of unknown type `{event.event}`")
         if event.data == "[DONE]" and event.event != "error":
             self._done = True
             return "done", []
-        payload = _object(event.data, "stream event")
+        payload = _WIRE.json_object(event.data, "stream event")
         error = _error_of(payload)
         if error is not None or event.event == "error":
             raise _in_band_error(payload if error is None else error, self._provider)
         if payload.get("object") not in (None, "chat.completion.chunk"):
-            raise _junk(event.data, f"a `{payload.get('object')}` object in the stream")
+            raise _WIRE.junk(event.data, f"a `{payload.get('object')}` object in the stream")
         choice = _only_choice(_require(payload, "choices", list, "stream chunk"))
         self._response_id = self._response_id or _str_or_none(payload, "id")
         self._model = self._model or _str_or_none(payload, "model")
@@ -251,47 +238,24 @@ def _check_options(options: Mapping[str, Any]) -> None:
         raise UsageError(msg)
 
 
-def _junk(text: str | bytes, what: str) -> UnexpectedResponse:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    excerpt = _http.excerpt(text)
-    return UnexpectedResponse(f"got {what}: {excerpt!r}", provider=_NAME, excerpt=excerpt)
-
-
-def _object(text: str | bytes, what: str) -> dict[str, Any]:
-    try:
-        payload = _json.loads(text)
-    except ValueError:
-        raise _junk(text, f"a {what} that is not JSON") from None
-    if not isinstance(payload, dict):
-        raise _junk(text, f"a {what} that is not a JSON object")
-    return payload
-
-
-def _shape_error(value: Any, what: str, key: str, expected: str) -> UnexpectedResponse:
-    excerpt = _http.excerpt(_json.dumps(value))
-    msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
-    return UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
-
-
 def _require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, cls):
-        raise _shape_error(value, what, key, f"a {cls.__name__}")
+        raise _WIRE.shape_error(value, what, key, f"a {cls.__name__}")
     return value
 
 
 def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
-        raise _shape_error(value, "response", key, "a string")
+        raise _WIRE.shape_error(value, "response", key, "a string")
     return value
 
 
 def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
     value = obj.get(key)
     if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _shape_error(value, "usage", key, "an integer")
+        raise _WIRE.shape_error(value, "usage", key, "an integer")
     return value
 
 
@@ -300,7 +264,7 @@ def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
         return None
     choice = choices[0]
     if not isinstance(choice, Mapping):
-        raise _shape_error(choices, "response", "choices", "a list of objects")
+        raise _WIRE.shape_error(choices, "response", "choices", "a list of objects")
     if len(choices) > 1 or choice.get("index", 0) != 0:
         msg = "got a second choice; llmframe keeps one completion per request"
         raise UnexpectedResponse(msg, provider=_NAME)
@@ -320,7 +284,7 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
         deltas.append(ReasoningDelta(key="reasoning", text=reasoning))
     content = message.get("content")
     if content is not None and not isinstance(content, str):
-        raise _shape_error(content, what, "content", "a string")
+        raise _WIRE.shape_error(content, what, "content", "a string")
     if content:
         deltas.append(TextDelta(key="text", text=content))
     refusal = _str_or_none(message, "refusal")
@@ -329,7 +293,7 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
     calls = message.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):
-            raise _shape_error(calls, what, "tool_calls", "a list")
+            raise _WIRE.shape_error(calls, what, "tool_calls", "a list")
         deltas.extend(_tool_call_delta(call, position) for position, call in enumerate(calls))
     return deltas
 
@@ -345,18 +309,18 @@ def _reasoning(message: Mapping[str, Any], what: str) -> str | None:
 
 def _tool_call_delta(call: Any, position: int) -> ToolCallDelta:
     if not isinstance(call, Mapping):
-        raise _shape_error(call, "message", "tool_calls", "a list of objects")
+        raise _WIRE.shape_error(call, "message", "tool_calls", "a list of objects")
     if call.get("type") not in (None, "function"):
-        raise _shape_error(call, "message", "tool_calls", "a function call")
+        raise _WIRE.shape_error(call, "message", "tool_calls", "a function call")
     index = call.get("index", position)
     function = call.get("function") or {}
     if not isinstance(index, int) or not isinstance(function, Mapping):
-        raise _shape_error(call, "message", "tool_calls", "a function call")
+        raise _WIRE.shape_error(call, "message", "tool_calls", "a function call")
     arguments = function.get("arguments")
     if isinstance(arguments, Mapping):
         arguments = _json.dumps(arguments)
     elif arguments is not None and not isinstance(arguments, str):
-        raise _shape_error(arguments, "message", "arguments", "JSON text")
+        raise _WIRE.shape_error(arguments, "message", "arguments", "JSON text")
     return ToolCallDelta(
         key=f"tool_call:{index}",
         call_id=_str_or_none(call, "id"),
@@ -367,7 +331,7 @@ def _tool_call_delta(call: Any, position: int) -> ToolCallDelta:
 
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, Mapping):
-        raise _shape_error(raw, "response", "usage", "an object")
+        raise _WIRE.shape_error(raw, "response", "usage", "an object")
     prompt = raw.get("prompt_tokens_details") or {}
     completion = raw.get("completion_tokens_details") or {}
     cached = _int_or_none(prompt, "cached_tokens")
@@ -390,24 +354,7 @@ def _error_of(payload: Mapping[str, Any]) -> Any:
     return payload.get("error")
 
 
-def _in_band_status(error: Any) -> int:
-    if not isinstance(error, Mapping):
-        return 500
-    code = error.get("code")
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-        return code
-    words = (error.get("code"), error.get("type"))
-    return next(
-        (_IN_BAND_STATUS[w] for w in words if isinstance(w, str) and w in _IN_BAND_STATUS), 500
-    )
-
-
 def _in_band_error(error: Any, provider: OpenAIChat) -> ProviderHTTPError:
     body = _json.dumps({"error": error}).encode()
-    verdict = provider.classify_error(_in_band_status(error), {}, body)
-    verdict = dataclasses.replace(
-        verdict, message=f"error inside a 200 response: {verdict.message}"
-    )
-    return _http.error_from_verdict(verdict, provider=provider.name)
+    verdict = provider.classify_error(in_band_status(error), {}, body)
+    return _http.in_band_error(verdict, provider=provider.name)
