@@ -64,6 +64,20 @@ class Wire:
         msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
         return UnexpectedResponse(msg, provider=self.provider, excerpt=excerpt)
 
+    def optional_str(self, obj: Mapping[str, Any], key: str, what: str) -> str | None:
+        """``obj[key]`` when it is a string or absent (None), else `shape_error`."""
+        value = obj.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.shape_error(value, what, key, "a string")
+        return value
+
+    def optional_int(self, obj: Mapping[str, Any], key: str, what: str) -> int | None:
+        """``obj[key]`` when it is an integer (not a bool) or absent (None), else `shape_error`."""
+        value = obj.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise self.shape_error(value, what, key, "an integer")
+        return value
+
 
 def in_band_status(error: Any) -> int:
     """The HTTP status an OpenAI-style error object inside a 200 response stands for.

@@ -57,6 +57,7 @@ from llmframe.providers._anthropic_content import (
 )
 from llmframe.providers._anthropic_request import wire_request
 from llmframe.providers._sse import SseDecoder
+from llmframe.providers._wire import Wire
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -72,6 +73,7 @@ API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when the options do not set it (Anthropic requires one)."""
 
+_WIRE = Wire(NAME)
 _RESERVED = {
     "model": "is the `model` argument",
     "messages": "comes from the prompt's messages",
@@ -149,8 +151,8 @@ class Anthropic:
             parts=blocks.parts(),
             usage=Usage() if usage is None else _usage(_usage_fields(usage)),
             finish_reason=_finish_reason(payload.get("stop_reason")),
-            response_id=_str_or_none(payload, "id"),
-            model=_str_or_none(payload, "model"),
+            response_id=_WIRE.optional_str(payload, "id", "response"),
+            model=_WIRE.optional_str(payload, "model", "response"),
         )
 
     def stream_decoder(self) -> SseDecoder:
@@ -288,8 +290,8 @@ class AnthropicStream:
         if message.get("content"):
             raise shape_error(message["content"], "message_start", "content", "empty")
         self._started = True
-        self._response_id = _str_or_none(message, "id")
-        self._model = _str_or_none(message, "model")
+        self._response_id = _WIRE.optional_str(message, "id", "response")
+        self._model = _WIRE.optional_str(message, "model", "response")
         self._usage.update(_usage_fields(message.get("usage") or {}))
 
     def _message_delta(self, payload: Mapping[str, Any]) -> None:
@@ -299,13 +301,6 @@ class AnthropicStream:
         reason = _finish_reason(delta.get("stop_reason"))
         self._finish_reason = reason or self._finish_reason
         self._usage.update(_usage_fields(payload.get("usage") or {}))
-
-
-def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise shape_error(value, "response", key, "a string")
-    return value
 
 
 def _finish_reason(reason: Any) -> str | None:

@@ -203,15 +203,19 @@ class _Reader:
         error = payload.get("error")
         if error is not None:
             raise _in_band_error(error, self._provider)
-        self._response_id = self._response_id or _str(payload, "responseId", "response")
-        self._model = self._model or _str(payload, "modelVersion", "response")
+        self._response_id = self._response_id or _WIRE.optional_str(
+            payload, "responseId", "response"
+        )
+        self._model = self._model or _WIRE.optional_str(payload, "modelVersion", "response")
         if payload.get("usageMetadata") is not None:
             self._usage = _usage(payload["usageMetadata"])
         feedback = payload.get("promptFeedback")
         if feedback is not None:
             if not isinstance(feedback, Mapping):
                 raise _WIRE.shape_error(feedback, "response", "promptFeedback", "an object")
-            self._blocked = _str(feedback, "blockReason", "promptFeedback") or self._blocked
+            self._blocked = (
+                _WIRE.optional_str(feedback, "blockReason", "promptFeedback") or self._blocked
+            )
         candidates = payload.get("candidates")
         if candidates is None or candidates == []:
             return "metadata", []
@@ -224,7 +228,7 @@ class _Reader:
 
     def _candidate(self, candidate: Mapping[str, Any]) -> list[PartDelta]:
         _refuse_unread(candidate, _CANDIDATE_KEYS | _NOT_STORED, "candidate")
-        self._finish = _str(candidate, "finishReason", "candidate") or self._finish
+        self._finish = _WIRE.optional_str(candidate, "finishReason", "candidate") or self._finish
         content = candidate.get("content")
         if content is None:
             return []
@@ -262,13 +266,13 @@ class _Parts:
         if not isinstance(part, Mapping):
             raise _WIRE.shape_error(part, "content", "parts", "a list of objects")
         _refuse_unread(part, _PART_KEYS, "part")
-        signature = _str(part, "thoughtSignature", "part")
+        signature = _WIRE.optional_str(part, "thoughtSignature", "part")
         call = part.get("functionCall")
         if call is not None:
             if "text" in part:
                 raise _WIRE.shape_error(part, "content", "parts", "text or a call, not both")
             return self._call(call, signature)
-        text = _str(part, "text", "part") or ""
+        text = _WIRE.optional_str(part, "text", "part") or ""
         thought = part.get("thought", False)
         if not isinstance(thought, bool):
             raise _WIRE.shape_error(thought, "part", "thought", "a boolean")
@@ -309,8 +313,8 @@ class _Parts:
             self._signatures[key] = signature
         delta = ToolCallDelta(
             key=key,
-            call_id=_str(call, "id", "functionCall"),
-            name=_str(call, "name", "functionCall"),
+            call_id=_WIRE.optional_str(call, "id", "functionCall"),
+            name=_WIRE.optional_str(call, "name", "functionCall"),
             arguments="" if args is None else _json.dumps(args),
         )
         return [self._add(delta)]
@@ -363,7 +367,7 @@ def _usage(raw: Any) -> Usage:
     if not isinstance(raw, Mapping):
         raise _WIRE.shape_error(raw, "response", "usageMetadata", "an object")
     prompt, tool_prompt, candidates, thoughts, cached = (
-        _int(raw, key)
+        _WIRE.optional_int(raw, key, "usageMetadata")
         for key in (
             "promptTokenCount",
             "toolUsePromptTokenCount",
@@ -388,20 +392,6 @@ def _refuse_unread(obj: Mapping[str, Any], known: set[str], what: str) -> None:
             excerpt = _http.excerpt(_json.dumps(value))
             msg = f"`{key}` in a {what} is not supported by llmframe yet: {excerpt}"
             raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
-
-
-def _str(obj: Mapping[str, Any], key: str, what: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise _WIRE.shape_error(value, what, key, "a string")
-    return value
-
-
-def _int(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _WIRE.shape_error(value, "usageMetadata", key, "an integer")
-    return value
 
 
 def _in_band_error(error: Any, provider: Gemini) -> ProviderHTTPError:

@@ -159,7 +159,7 @@ class OllamaStream:
         done = payload.get("done")
         if not isinstance(done, bool):
             raise _WIRE.shape_error(done, "response", "done", "true or false")
-        self._model = self._model or _str_or_none(payload, "model")
+        self._model = self._model or _WIRE.optional_str(payload, "model", "response")
         message = payload.get("message")
         if message is None:
             deltas = []
@@ -170,10 +170,10 @@ class OllamaStream:
         if not done:
             return "chunk", deltas
         self._done = True
-        self._done_reason = _str_or_none(payload, "done_reason")
+        self._done_reason = _WIRE.optional_str(payload, "done_reason", "response")
         self._usage = Usage(
-            input_tokens=_int_or_none(payload, "prompt_eval_count"),
-            output_tokens=_int_or_none(payload, "eval_count"),
+            input_tokens=_WIRE.optional_int(payload, "prompt_eval_count", "response"),
+            output_tokens=_WIRE.optional_int(payload, "eval_count", "response"),
         )
         return "done", deltas
 
@@ -187,10 +187,10 @@ class OllamaStream:
         if message.get("role") not in (None, "assistant"):
             raise _WIRE.shape_error(message.get("role"), "message", "role", '"assistant"')
         deltas: list[PartDelta] = []
-        thinking = _str_or_none(message, "thinking")
+        thinking = _WIRE.optional_str(message, "thinking", "response")
         if thinking:
             deltas.append(ReasoningDelta(key="reasoning", text=thinking))
-        content = _str_or_none(message, "content")
+        content = _WIRE.optional_str(message, "content", "response")
         if content:
             deltas.append(TextDelta(key="text", text=content))
         calls = message.get("tool_calls")
@@ -203,26 +203,12 @@ class OllamaStream:
         return deltas
 
 
-def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise _WIRE.shape_error(value, "response", key, "a string")
-    return value
-
-
-def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _WIRE.shape_error(value, "response", key, "an integer")
-    return value
-
-
 def _tool_call_delta(call: Any, number: int) -> ToolCallDelta:
     """One whole tool call; `number` counts the calls of the response, as its key."""
     function = call.get("function") if isinstance(call, Mapping) else None
     if not isinstance(function, Mapping):
         raise _WIRE.shape_error(call, "message", "tool_calls", "a list of function calls")
-    name = _str_or_none(function, "name")
+    name = _WIRE.optional_str(function, "name", "response")
     if not name:
         raise _WIRE.shape_error(call, "message", "tool_calls", "a list of named function calls")
     arguments = function.get("arguments")
@@ -234,7 +220,7 @@ def _tool_call_delta(call: Any, number: int) -> ToolCallDelta:
         raise _WIRE.shape_error(arguments, "tool call", "arguments", "an object")
     return ToolCallDelta(
         key=f"tool_call:{number}",
-        call_id=_str_or_none(call, "id") or None,
+        call_id=_WIRE.optional_str(call, "id", "response") or None,
         name=name,
         arguments=text,
     )

@@ -119,14 +119,14 @@ class OpenAIChat:
             message = _require(choice, "message", Mapping, "choice")
             for delta in _deltas(message, "message"):
                 assembler.add(delta)
-            finish_reason = _str_or_none(choice, "finish_reason")
+            finish_reason = _WIRE.optional_str(choice, "finish_reason", "response")
         usage = payload.get("usage")
         return Completion(
             parts=assembler.parts(),
             usage=Usage() if usage is None else _usage(usage),
             finish_reason=finish_reason,
-            response_id=_str_or_none(payload, "id"),
-            model=_str_or_none(payload, "model"),
+            response_id=_WIRE.optional_str(payload, "id", "response"),
+            model=_WIRE.optional_str(payload, "model", "response"),
         )
 
     def stream_decoder(self) -> SseDecoder:
@@ -212,13 +212,15 @@ class OpenAIChatStream:
         if payload.get("object") not in (None, "chat.completion.chunk"):
             raise _WIRE.junk(event.data, f"a `{payload.get('object')}` object in the stream")
         choice = _only_choice(_require(payload, "choices", list, "stream chunk"))
-        self._response_id = self._response_id or _str_or_none(payload, "id")
-        self._model = self._model or _str_or_none(payload, "model")
+        self._response_id = self._response_id or _WIRE.optional_str(payload, "id", "response")
+        self._model = self._model or _WIRE.optional_str(payload, "model", "response")
         if payload.get("usage") is not None:
             self._usage = _usage(payload["usage"])
         if choice is None:
             return ("usage" if payload.get("usage") is not None else "empty"), []
-        self._finish_reason = _str_or_none(choice, "finish_reason") or self._finish_reason
+        self._finish_reason = (
+            _WIRE.optional_str(choice, "finish_reason", "response") or self._finish_reason
+        )
         delta = choice.get("delta")
         if delta is None:
             return "chunk", []
@@ -242,20 +244,6 @@ def _require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, cls):
         raise _WIRE.shape_error(value, what, key, f"a {cls.__name__}")
-    return value
-
-
-def _str_or_none(obj: Mapping[str, Any], key: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise _WIRE.shape_error(value, "response", key, "a string")
-    return value
-
-
-def _int_or_none(obj: Mapping[str, Any], key: str) -> int | None:
-    value = obj.get(key)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-        raise _WIRE.shape_error(value, "usage", key, "an integer")
     return value
 
 
@@ -287,7 +275,7 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
         raise _WIRE.shape_error(content, what, "content", "a string")
     if content:
         deltas.append(TextDelta(key="text", text=content))
-    refusal = _str_or_none(message, "refusal")
+    refusal = _WIRE.optional_str(message, "refusal", "response")
     if refusal:
         deltas.append(RefusalDelta(key="refusal", text=refusal))
     calls = message.get("tool_calls")
@@ -299,7 +287,9 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
 
 
 def _reasoning(message: Mapping[str, Any], what: str) -> str | None:
-    texts = [_str_or_none(message, key) for key in ("reasoning_content", "reasoning")]
+    texts = [
+        _WIRE.optional_str(message, key, "response") for key in ("reasoning_content", "reasoning")
+    ]
     given = [text for text in texts if text]
     if len(given) == 2 and given[0] != given[1]:
         msg = f"the {what} has both `reasoning_content` and `reasoning`, and they differ"
@@ -323,8 +313,8 @@ def _tool_call_delta(call: Any, position: int) -> ToolCallDelta:
         raise _WIRE.shape_error(arguments, "message", "arguments", "JSON text")
     return ToolCallDelta(
         key=f"tool_call:{index}",
-        call_id=_str_or_none(call, "id"),
-        name=_str_or_none(function, "name"),
+        call_id=_WIRE.optional_str(call, "id", "response"),
+        name=_WIRE.optional_str(function, "name", "response"),
         arguments=arguments or "",
     )
 
@@ -334,16 +324,16 @@ def _usage(raw: Any) -> Usage:
         raise _WIRE.shape_error(raw, "response", "usage", "an object")
     prompt = raw.get("prompt_tokens_details") or {}
     completion = raw.get("completion_tokens_details") or {}
-    cached = _int_or_none(prompt, "cached_tokens")
+    cached = _WIRE.optional_int(prompt, "cached_tokens", "usage")
     if cached is None:
-        cached = _int_or_none(raw, "prompt_cache_hit_tokens")  # DeepSeek
+        cached = _WIRE.optional_int(raw, "prompt_cache_hit_tokens", "usage")  # DeepSeek
     return Usage(
-        input_tokens=_int_or_none(raw, "prompt_tokens"),
-        output_tokens=_int_or_none(raw, "completion_tokens"),
-        reasoning_tokens=_int_or_none(completion, "reasoning_tokens"),
+        input_tokens=_WIRE.optional_int(raw, "prompt_tokens", "usage"),
+        output_tokens=_WIRE.optional_int(raw, "completion_tokens", "usage"),
+        reasoning_tokens=_WIRE.optional_int(completion, "reasoning_tokens", "usage"),
         cached_tokens=cached
         if cached is not None
-        else _int_or_none(raw, "prompt_cache_hit_tokens"),
+        else _WIRE.optional_int(raw, "prompt_cache_hit_tokens", "usage"),
     )
 
 
