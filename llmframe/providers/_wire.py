@@ -15,7 +15,7 @@ from llmframe import _json
 from llmframe.errors import UnexpectedResponse
 from llmframe.providers import _http
 
-__all__ = ["Wire", "in_band_status"]
+__all__ = ["Wire", "error_body", "in_band_status"]
 
 _IN_BAND_STATUS = {
     "invalid_request_error": 400,
@@ -77,6 +77,15 @@ class Wire:
         if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
             raise self.shape_error(value, what, key, "an integer")
         return value
+
+
+def error_body(body: bytes) -> tuple[str, Any]:
+    """An error response's `body` as text and as JSON (None where it is not JSON)."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        return text, _json.loads(text)
+    except ValueError:
+        return text, None
 
 
 def in_band_status(error: Any) -> int:

@@ -57,7 +57,7 @@ from llmframe.providers._anthropic_content import (
 )
 from llmframe.providers._anthropic_request import wire_request
 from llmframe.providers._sse import SseDecoder
-from llmframe.providers._wire import Wire
+from llmframe.providers._wire import Wire, error_body
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -165,11 +165,7 @@ class Anthropic:
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """``x-should-retry`` when given, else 408/409/429/5xx retryable; the wait if said."""
-        text = body.decode("utf-8", errors="replace")
-        try:
-            payload = _json.loads(text)
-        except ValueError:
-            payload = None
+        text, payload = error_body(body)
         error = payload.get("error") if isinstance(payload, Mapping) else None
         if isinstance(error, Mapping) and isinstance(error.get("message"), str):
             message = _http.excerpt(error["message"], 1000)

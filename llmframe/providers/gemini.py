@@ -52,7 +52,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._gemini_request import request_body
 from llmframe.providers._sse import SseDecoder
-from llmframe.providers._wire import Wire
+from llmframe.providers._wire import Wire, error_body
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -126,11 +126,7 @@ class Gemini:
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """The status decides (`_http`), but for ``API_KEY_INVALID`` and ``RetryInfo``."""
-        text = body.decode("utf-8", errors="replace")
-        try:
-            payload = _json.loads(text)
-        except ValueError:
-            payload = None
+        text, payload = error_body(body)
         if isinstance(payload, list) and len(payload) == 1:  # an error in a JSON-array stream
             payload = payload[0]
         error = payload.get("error") if isinstance(payload, Mapping) else None

@@ -40,7 +40,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._ndjson import NdjsonDecoder
 from llmframe.providers._ollama_request import request_body
-from llmframe.providers._wire import Wire
+from llmframe.providers._wire import Wire, error_body
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -96,11 +96,7 @@ class Ollama:
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not; the message from ``{"error": ...}``."""
-        text = body.decode("utf-8", errors="replace")
-        try:
-            payload = _json.loads(text)
-        except ValueError:
-            payload = None
+        text, payload = error_body(body)
         error = payload.get("error") if isinstance(payload, Mapping) else None
         if isinstance(error, Mapping):  # an OpenAI-style envelope from a proxy in between
             error = error.get("message")

@@ -46,7 +46,7 @@ from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._openai_request import wire_messages
 from llmframe.providers._sse import SseDecoder
-from llmframe.providers._wire import Wire, in_band_status
+from llmframe.providers._wire import Wire, error_body, in_band_status
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
@@ -139,11 +139,7 @@ class OpenAIChat:
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
-        text = body.decode("utf-8", errors="replace")
-        try:
-            payload = _json.loads(text)
-        except ValueError:
-            payload = None
+        text, payload = error_body(body)
         error = _error_of(payload) if isinstance(payload, Mapping) else None
         if isinstance(error, Mapping) and isinstance(error.get("message"), str):
             message = _http.excerpt(error["message"], 1000)
