@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
-import itertools
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from anthropic_server import AnthropicServer, Reply
 from conformance import Exchange, load, needs_conformance, recordings
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from replay import brief, decode, ids, resplit, run_chunks, run_stream
 
 from llmframe._launch import RunRequest, launch
 from llmframe.errors import (
@@ -58,30 +57,14 @@ STREAMS = [ex for ex in SUCCESSES if ex.request_json().get("stream")]
 RATE_LIMITED = "anthropic-messages-error-429-retry-after.yaml"
 
 
-def ids(exchanges: list[Exchange]) -> list[str]:
-    return [ex.id for ex in exchanges]
-
-
 def events_of(body: bytes) -> list[SseEvent]:
-    decoder = SseDecoder()
-    return [*decoder.feed(body), *decoder.finish()]
-
-
-def run_stream(events: list[SseEvent]) -> tuple[Completion, AnthropicStream]:
-    parser = PROVIDER.stream_parser()
-    for event in events:
-        parser.feed(event)
-    return parser.finish(), parser
+    return decode(SseDecoder(), body)
 
 
 def complete(exchange: Exchange) -> Completion:
     if exchange.request_json().get("stream"):
-        return run_stream(events_of(exchange.body))[0]
+        return run_stream(PROVIDER, events_of(exchange.body))[0]
     return PROVIDER.parse_body(exchange.body)
-
-
-def brief(text: str) -> str:
-    return text if len(text) <= 100 else f"{text[:40]}…{text[-30:]} ({len(text)} chars)"
 
 
 def summary(completion: Completion) -> dict[str, Any]:
@@ -492,7 +475,7 @@ def test_every_recorded_event_is_handled(exchange: Exchange) -> None:
     events = events_of(exchange.body)
     assert len(events) == len(data_lines)  # one data line per event in these recordings
     assert all(event.event is not None for event in events)  # Anthropic names every event
-    _, parser = run_stream(events)
+    _, parser = run_stream(PROVIDER, events)
     assert sum(parser.event_counts.values()) == len(events)
     assert dict(parser.event_counts) == {**ONE_OF_EACH, **EVENT_COUNTS[exchange.id]}
 
@@ -595,34 +578,16 @@ def test_feed_returns_only_deltas_that_carry_content() -> None:
 # (d) re-split streams give the same completion ------------------------------------------------
 
 
-@st.composite
-def resplit(draw: st.DrawFn, body: bytes) -> list[bytes]:
-    """`body` with its line ends rewritten (LF, CRLF or CR) and maybe a BOM, cut anywhere."""
-    newline = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
-    data = (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body.replace(b"\n", newline)
-    after_cr = [i + 1 for i, byte in enumerate(data) if byte == 0x0D]
-    anywhere = st.integers(1, len(data) - 1)
-    cuts = draw(st.sets(st.one_of(anywhere, st.sampled_from(after_cr)) if after_cr else anywhere))
-    bounds = [0, *sorted(cuts), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 @needs_conformance
 @pytest.mark.parametrize("exchange", STREAMS, ids=ids(STREAMS))
 def test_resplit_streams_give_the_same_completion(exchange: Exchange) -> None:
-    expected, expected_parser = run_stream(events_of(exchange.body))
+    expected, expected_parser = run_stream(PROVIDER, events_of(exchange.body))
 
     @settings(max_examples=120, deadline=None)
     @given(resplit(exchange.body))
     def check(chunks: list[bytes]) -> None:
-        decoder = SseDecoder()
-        parser = PROVIDER.stream_parser()
-        for chunk in chunks:
-            for event in decoder.feed(chunk):
-                parser.feed(event)
-        for event in decoder.finish():
-            parser.feed(event)
-        assert parser.finish() == expected
+        completion, parser = run_chunks(PROVIDER, SseDecoder(), chunks)
+        assert completion == expected
         assert parser.event_counts == expected_parser.event_counts
 
     check()
@@ -717,7 +682,7 @@ EXPECTED_PARTS = [
 
 def test_a_stream_and_its_body_give_the_same_completion() -> None:
     whole = PROVIDER.parse_body(json.dumps(BODY).encode())
-    streamed, _ = run_stream(events_of(stream_of(BODY)))
+    streamed, _ = run_stream(PROVIDER, events_of(stream_of(BODY)))
     assert whole == streamed
     assert whole == Completion(
         parts=EXPECTED_PARTS,

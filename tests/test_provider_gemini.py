@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -13,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import replay
 from conformance import Exchange, load, needs_conformance, recordings
 from gemini_server import GeminiServer, Reply
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from replay import ids, resplit, run_chunks, run_stream
 
 from llmframe._launch import RunRequest, launch
 from llmframe.errors import (
@@ -55,7 +55,7 @@ from llmframe.providers.base import (
     Usage,
 )
 from llmframe.providers.endpoints import ENDPOINTS
-from llmframe.providers.gemini import Gemini, GeminiStream
+from llmframe.providers.gemini import Gemini
 from llmframe.query import sql
 from llmframe.runner import RunOptions
 
@@ -73,10 +73,6 @@ FAILURES = [ex for ex in EXCHANGES if ex.status >= 400]
 STREAMS = [ex for ex in SUCCESSES if ex.path.endswith(":streamGenerateContent")]
 
 
-def ids(exchanges: list[Exchange]) -> list[str]:
-    return [ex.id for ex in exchanges]
-
-
 def by_id(exchange_id: str) -> Exchange:
     return next(ex for ex in EXCHANGES if ex.id == exchange_id)
 
@@ -87,25 +83,17 @@ def decoder_for(exchange: Exchange) -> SseDecoder | JsonArrayDecoder:
 
 
 def events_of(exchange: Exchange) -> list[SseEvent]:
-    decoder = decoder_for(exchange)
-    return [*decoder.feed(exchange.body), *decoder.finish()]
-
-
-def run_stream(events: list[SseEvent]) -> tuple[Completion, GeminiStream]:
-    parser = PROVIDER.stream_parser()
-    for event in events:
-        parser.feed(event)
-    return parser.finish(), parser
+    return replay.decode(decoder_for(exchange), exchange.body)
 
 
 def complete(exchange: Exchange) -> Completion:
     if exchange in STREAMS:
-        return run_stream(events_of(exchange))[0]
+        return run_stream(PROVIDER, events_of(exchange))[0]
     return PROVIDER.parse_body(exchange.body)
 
 
 def brief(text: str) -> str:
-    return text if len(text) <= 72 else f"{text[:30]}…{text[-20:]} ({len(text)} chars)"
+    return replay.brief(text, limit=72, head=30, tail=20)
 
 
 def summary(completion: Completion) -> dict[str, Any]:
@@ -461,7 +449,7 @@ def test_every_recorded_event_is_handled(exchange: Exchange) -> None:
     assert [json.loads(e.data) for e in events] == [
         json.loads(f.removeprefix(b"data:")) if isinstance(f, bytes) else f for f in framed
     ]
-    _, parser = run_stream(events)
+    _, parser = run_stream(PROVIDER, events)
     assert sum(parser.event_counts.values()) == len(events)
     assert dict(parser.event_counts) == EVENT_COUNTS[exchange.id]
 
@@ -529,34 +517,16 @@ def test_stream_end_without_a_finish_reason_is_an_error() -> None:
 # (d) re-split streams give the same completion -------------------------------------------------
 
 
-@st.composite
-def resplit(draw: st.DrawFn, body: bytes) -> list[bytes]:
-    """`body` with its line ends rewritten (LF, CRLF or CR) and maybe a BOM, cut anywhere."""
-    newline = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
-    data = (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body.replace(b"\n", newline)
-    after_cr = [i + 1 for i, byte in enumerate(data) if byte == 0x0D]
-    anywhere = st.integers(1, len(data) - 1)
-    cuts = draw(st.sets(st.one_of(anywhere, st.sampled_from(after_cr)) if after_cr else anywhere))
-    bounds = [0, *sorted(cuts), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 @needs_conformance
 @pytest.mark.parametrize("exchange", STREAMS, ids=ids(STREAMS))
 def test_resplit_streams_give_the_same_completion(exchange: Exchange) -> None:
-    expected, expected_parser = run_stream(events_of(exchange))
+    expected, expected_parser = run_stream(PROVIDER, events_of(exchange))
 
     @settings(max_examples=150, deadline=None)
     @given(resplit(exchange.body))
     def check(chunks: list[bytes]) -> None:
-        decoder = decoder_for(exchange)
-        parser = PROVIDER.stream_parser()
-        for piece in chunks:
-            for event in decoder.feed(piece):
-                parser.feed(event)
-        for event in decoder.finish():
-            parser.feed(event)
-        assert parser.finish() == expected
+        completion, parser = run_chunks(PROVIDER, decoder_for(exchange), chunks)
+        assert completion == expected
         assert parser.event_counts == expected_parser.event_counts
 
     check()
@@ -808,7 +778,7 @@ def test_a_parsed_turn_sent_back_is_the_next_recorded_request(file: str) -> None
 
 
 def parse(*events: SseEvent) -> Completion:
-    return run_stream(list(events))[0]
+    return run_stream(PROVIDER, list(events))[0]
 
 
 def signed(signature: str) -> dict[str, Any]:

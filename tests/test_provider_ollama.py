@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 from conformance import Exchange, load, needs_conformance, recordings
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from ollama_server import OllamaServer, Reply
+from replay import brief, decode, ids, resplit, run_chunks, run_stream
 
 from llmframe._launch import RunRequest, launch
 from llmframe.errors import (
@@ -49,7 +48,7 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
-from llmframe.providers.ollama import Ollama, OllamaStream
+from llmframe.providers.ollama import Ollama
 from llmframe.query import sql
 from llmframe.runner import RunOptions
 
@@ -66,25 +65,13 @@ FAILURES = [ex for ex in EXCHANGES if ex.status >= 400]
 STREAMS = [ex for ex in SUCCESSES if ex.request_json().get("stream", True)]
 
 
-def ids(exchanges: list[Exchange]) -> list[str]:
-    return [ex.id for ex in exchanges]
-
-
 def lines_of(body: bytes) -> list[SseEvent]:
-    decoder = PROVIDER.stream_decoder()
-    return [*decoder.feed(body), *decoder.finish()]
-
-
-def run_stream(events: list[SseEvent]) -> tuple[Completion, OllamaStream]:
-    parser = PROVIDER.stream_parser()
-    for event in events:
-        parser.feed(event)
-    return parser.finish(), parser
+    return decode(PROVIDER.stream_decoder(), body)
 
 
 def complete(exchange: Exchange) -> Completion:
     if exchange in STREAMS:
-        return run_stream(lines_of(exchange.body))[0]
+        return run_stream(PROVIDER, lines_of(exchange.body))[0]
     return PROVIDER.parse_body(exchange.body)
 
 
@@ -96,10 +83,6 @@ def line(message: dict[str, Any] | None = None, **fields: Any) -> SseEvent:
 
 
 DONE = line({"content": ""}, done=True, done_reason="stop", prompt_eval_count=3, eval_count=4)
-
-
-def brief(text: str) -> str:
-    return text if len(text) <= 100 else f"{text[:40]}…{text[-30:]} ({len(text)} chars)"
 
 
 def summary(completion: Completion) -> dict[str, Any]:
@@ -341,7 +324,7 @@ def test_every_recorded_line_is_handled(exchange: Exchange) -> None:
     lines = [raw for raw in exchange.body.split(b"\n") if raw.strip()]
     events = lines_of(exchange.body)
     assert len(events) == len(lines)
-    _, parser = run_stream(events)
+    _, parser = run_stream(PROVIDER, events)
     assert dict(parser.event_counts) == {"chunk": len(lines) - 1, "done": 1}
 
 
@@ -396,34 +379,21 @@ def test_a_stream_cut_before_done_is_an_error_and_nothing_follows_done() -> None
 # (d) re-split streams give the same completion ------------------------------------------------
 
 
-@st.composite
-def resplit(draw: st.DrawFn, body: bytes) -> list[bytes]:
-    """`body` with LF or CRLF line ends and maybe a BOM, cut anywhere (inside UTF-8, CR|LF)."""
-    newline = draw(st.sampled_from([b"\n", b"\r\n"]))
-    data = (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body.replace(b"\n", newline)
-    special = [i for i, byte in enumerate(data) if byte == 0x0A or byte >= 0x80]
-    anywhere = st.integers(1, len(data) - 1)
-    cuts = draw(st.sets(st.one_of(anywhere, st.sampled_from(special)), max_size=40))
-    bounds = [0, *sorted(cuts), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+def lf_or_utf8(data: bytes) -> list[int]:
+    """Cuts at LF and inside UTF-8 (CR|LF and split characters)."""
+    return [i for i, byte in enumerate(data) if byte == 0x0A or byte >= 0x80]
 
 
 @needs_conformance
 @pytest.mark.parametrize("exchange", STREAMS, ids=ids(STREAMS))
 def test_resplit_streams_give_the_same_completion(exchange: Exchange) -> None:
-    expected, expected_parser = run_stream(lines_of(exchange.body))
+    expected, expected_parser = run_stream(PROVIDER, lines_of(exchange.body))
 
     @settings(max_examples=100, deadline=None)
-    @given(resplit(exchange.body))
+    @given(resplit(exchange.body, newlines=(b"\n", b"\r\n"), favour=lf_or_utf8, max_size=40))
     def check(chunks: list[bytes]) -> None:
-        decoder = NdjsonDecoder()
-        parser = PROVIDER.stream_parser()
-        for chunk in chunks:
-            for event in decoder.feed(chunk):
-                parser.feed(event)
-        for event in decoder.finish():
-            parser.feed(event)
-        assert parser.finish() == expected
+        completion, parser = run_chunks(PROVIDER, NdjsonDecoder(), chunks)
+        assert completion == expected
         assert parser.event_counts == expected_parser.event_counts
 
     check()
@@ -450,7 +420,7 @@ def test_thinking_text_and_tool_calls_stream_like_the_body() -> None:
         line({"content": "", "tool_calls": [second]}),
         DONE,
     ]
-    streamed, _ = run_stream(events)
+    streamed, _ = run_stream(PROVIDER, events)
     message = {
         "role": "assistant",
         "content": "Calling.",

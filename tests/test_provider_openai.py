@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conformance import Exchange, load, needs_conformance, recordings
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from replay import brief, decode, ids, resplit, run_chunks, run_stream
 
 from llmframe.errors import (
     AuthFailed,
@@ -46,7 +46,7 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
-from llmframe.providers.openai import OpenAIChat, OpenAIChatStream
+from llmframe.providers.openai import OpenAIChat
 
 PROVIDER = OpenAIChat()
 CHAT_FILES = recordings("openai", "openai-chat-*.yaml", "openai-compat-*.yaml")
@@ -59,35 +59,19 @@ FAILURES = [ex for ex in EXCHANGES if ex.status >= 400]
 STREAMS = [ex for ex in SUCCESSES if ex.request_json().get("stream")]
 
 
-def ids(exchanges: list[Exchange]) -> list[str]:
-    return [ex.id for ex in exchanges]
-
-
 def events_of(body: bytes) -> list[SseEvent]:
-    decoder = SseDecoder()
-    return [*decoder.feed(body), *decoder.finish()]
-
-
-def run_stream(events: list[SseEvent]) -> tuple[Completion, OpenAIChatStream]:
-    parser = PROVIDER.stream_parser()
-    for event in events:
-        parser.feed(event)
-    return parser.finish(), parser
+    return decode(SseDecoder(), body)
 
 
 def complete(exchange: Exchange) -> Completion:
     if exchange.request_json().get("stream"):
-        return run_stream(events_of(exchange.body))[0]
+        return run_stream(PROVIDER, events_of(exchange.body))[0]
     return PROVIDER.parse_body(exchange.body)
 
 
 def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     choice = {"index": 0, "delta": delta, "finish_reason": finish}
     return {"object": "chat.completion.chunk", "choices": [choice]}
-
-
-def brief(text: str) -> str:
-    return text if len(text) <= 100 else f"{text[:40]}…{text[-30:]} ({len(text)} chars)"
 
 
 def summary(completion: Completion) -> dict[str, Any]:
@@ -375,7 +359,7 @@ def test_every_recorded_event_is_handled(exchange: Exchange) -> None:
     data_lines = [line for line in exchange.body.splitlines() if line.startswith(b"data:")]
     events = events_of(exchange.body)
     assert len(events) == len(data_lines)  # one data line per event in these recordings
-    _, parser = run_stream(events)
+    _, parser = run_stream(PROVIDER, events)
     assert sum(parser.event_counts.values()) == len(events)
     assert dict(parser.event_counts) == EVENT_COUNTS[exchange.id]
 
@@ -395,35 +379,16 @@ def test_an_unknown_chunk_object_fails_loudly() -> None:
 # (d) re-split streams give the same completion ------------------------------------------------
 
 
-@st.composite
-def resplit(draw: st.DrawFn, body: bytes) -> tuple[bytes, list[bytes]]:
-    """`body` with its line ends rewritten (LF, CRLF or CR) and maybe a BOM, cut anywhere."""
-    newline = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
-    data = (b"\xef\xbb\xbf" if draw(st.booleans()) else b"") + body.replace(b"\n", newline)
-    after_cr = [i + 1 for i, byte in enumerate(data) if byte == 0x0D]
-    anywhere = st.integers(1, len(data) - 1)
-    cuts = draw(st.sets(st.one_of(anywhere, st.sampled_from(after_cr)) if after_cr else anywhere))
-    bounds = [0, *sorted(cuts), len(data)]
-    return newline, [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 @needs_conformance
 @pytest.mark.parametrize("exchange", STREAMS, ids=ids(STREAMS))
 def test_resplit_streams_give_the_same_completion(exchange: Exchange) -> None:
-    expected, expected_parser = run_stream(events_of(exchange.body))
+    expected, expected_parser = run_stream(PROVIDER, events_of(exchange.body))
 
     @settings(max_examples=200, deadline=None)
     @given(resplit(exchange.body))
-    def check(case: tuple[bytes, list[bytes]]) -> None:
-        _, chunks = case
-        decoder = SseDecoder()
-        parser = PROVIDER.stream_parser()
-        for chunk in chunks:
-            for event in decoder.feed(chunk):
-                parser.feed(event)
-        for event in decoder.finish():
-            parser.feed(event)
-        assert parser.finish() == expected
+    def check(chunks: list[bytes]) -> None:
+        completion, parser = run_chunks(PROVIDER, SseDecoder(), chunks)
+        assert completion == expected
         assert parser.event_counts == expected_parser.event_counts
 
     check()
@@ -718,7 +683,7 @@ def test_reasoning_text_and_parallel_tool_calls_stream_like_the_body() -> None:
     ]
     events = [SseEvent(data=json.dumps(chunk(d))) for d in deltas]
     events.append(SseEvent(data=json.dumps(chunk({}, finish="tool_calls"))))
-    streamed, _ = run_stream(events)
+    streamed, _ = run_stream(PROVIDER, events)
     message = {
         "role": "assistant",
         "reasoning_content": "Thinking.",

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import replay
 from conformance import Exchange, load, needs_conformance, recordings
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from openai_responses_server import Answer, ReplayServer
+from replay import decode, ids, resplit, run_chunks, run_stream
 
 from llmframe._launch import RunRequest, launch
 from llmframe.errors import (
@@ -40,7 +41,7 @@ from llmframe.parts.types import (
 from llmframe.providers import get_provider
 from llmframe.providers._sse import SseDecoder
 from llmframe.providers.base import Completion, ErrorVerdict, SseEvent, TextDelta, Usage
-from llmframe.providers.openai_responses import OpenAIResponses, OpenAIResponsesStream
+from llmframe.providers.openai_responses import OpenAIResponses
 from llmframe.query import sql
 from llmframe.runner import RunOptions
 
@@ -54,25 +55,13 @@ FAILURES = [ex for ex in EXCHANGES if ex.status >= 400]
 STREAMS = [ex for ex in SUCCESSES if ex.request_json().get("stream")]
 
 
-def ids(exchanges: list[Exchange]) -> list[str]:
-    return [ex.id for ex in exchanges]
-
-
 def events_of(body: bytes) -> list[SseEvent]:
-    decoder = SseDecoder()
-    return [*decoder.feed(body), *decoder.finish()]
-
-
-def run_stream(events: list[SseEvent]) -> tuple[Completion, OpenAIResponsesStream]:
-    parser = PROVIDER.stream_parser()
-    for event in events:
-        parser.feed(event)
-    return parser.finish(), parser
+    return decode(SseDecoder(), body)
 
 
 def complete(exchange: Exchange) -> Completion:
     if exchange.request_json().get("stream"):
-        return run_stream(events_of(exchange.body))[0]
+        return run_stream(PROVIDER, events_of(exchange.body))[0]
     return PROVIDER.parse_body(exchange.body)
 
 
@@ -207,9 +196,7 @@ def test_build_call_reproduces_the_recorded_request(exchange: Exchange) -> None:
 
 
 def brief(text: str | None) -> str | None:
-    if text is None or len(text) <= 60:
-        return text
-    return f"{text[:24]}…{text[-16:]} ({len(text)} chars)"
+    return None if text is None else replay.brief(text, limit=60, head=24, tail=16)
 
 
 def summary(completion: Completion) -> dict[str, Any]:
@@ -496,7 +483,7 @@ def test_a_stream_gives_what_its_completed_response_holds(exchange: Exchange) ->
     completed = json.loads(events[-1].data)
     assert completed["type"] == "response.completed"
     whole = PROVIDER.parse_body(json.dumps(completed["response"]).encode())
-    assert whole == run_stream(events)[0]
+    assert whole == run_stream(PROVIDER, events)[0]
     assert whole.parts
 
 
@@ -569,7 +556,7 @@ def test_every_recorded_event_is_handled(exchange: Exchange) -> None:
     data_lines = [line for line in exchange.body.splitlines() if line.startswith(b"data:")]
     events = events_of(exchange.body)
     assert len(events) == len(data_lines)  # one data line per event in these recordings
-    _, parser = run_stream(events)
+    _, parser = run_stream(PROVIDER, events)
     assert sum(parser.event_counts.values()) == len(events)
     assert dict(parser.event_counts) == EVENT_COUNTS[exchange.id]
 
@@ -601,31 +588,16 @@ def test_an_sse_event_name_must_match_its_type() -> None:
 # (d) re-split streams give the same completion ------------------------------------------------
 
 
-@st.composite
-def resplit(draw: st.DrawFn, body: bytes) -> list[bytes]:
-    """`body` with its line ends rewritten (LF, CRLF or CR), cut at arbitrary byte offsets."""
-    newline = draw(st.sampled_from([b"\n", b"\r\n", b"\r"]))
-    data = body.replace(b"\n", newline)
-    cuts = draw(st.sets(st.integers(1, len(data) - 1), max_size=60))
-    bounds = [0, *sorted(cuts), len(data)]
-    return [data[a:b] for a, b in itertools.pairwise(bounds)]
-
-
 @needs_conformance
 @pytest.mark.parametrize("exchange", STREAMS, ids=ids(STREAMS))
 def test_resplit_streams_give_the_same_completion(exchange: Exchange) -> None:
-    expected, expected_parser = run_stream(events_of(exchange.body))
+    expected, expected_parser = run_stream(PROVIDER, events_of(exchange.body))
 
     @settings(max_examples=100, deadline=None)
-    @given(resplit(exchange.body))
+    @given(resplit(exchange.body, bom=False, favour=None, max_size=60))
     def check(chunks: list[bytes]) -> None:
-        decoder, parser = SseDecoder(), PROVIDER.stream_parser()
-        for chunk in chunks:
-            for event in decoder.feed(chunk):
-                parser.feed(event)
-        for event in decoder.finish():
-            parser.feed(event)
-        assert parser.finish() == expected
+        completion, parser = run_chunks(PROVIDER, SseDecoder(), chunks)
+        assert completion == expected
         assert parser.event_counts == expected_parser.event_counts
 
     check()
@@ -1093,7 +1065,7 @@ def events_for(whole: dict[str, Any]) -> list[SseEvent]:
 def test_refusals_and_parallel_calls_stream_like_the_body() -> None:
     whole = response(MESSAGE, *CALLS)
     body = PROVIDER.parse_body(json.dumps(whole).encode())
-    assert run_stream(events_for(whole))[0] == body
+    assert run_stream(PROVIDER, events_for(whole))[0] == body
     assert body == Completion(
         parts=[
             TextPart(text="Hello", provider_data=pd("msg_1")),
@@ -1124,7 +1096,7 @@ def test_a_stream_of_whole_items_only_loses_nothing() -> None:
         for i, item in enumerate(whole["output"])
     ]
     events = [sse(e) for e in [*items_done, {"type": "response.completed", "response": whole}]]
-    assert run_stream(events)[0] == PROVIDER.parse_body(json.dumps(whole).encode())
+    assert run_stream(PROVIDER, events)[0] == PROVIDER.parse_body(json.dumps(whole).encode())
 
 
 def test_a_done_text_that_contradicts_the_deltas_is_refused() -> None:
@@ -1148,7 +1120,7 @@ def test_an_incomplete_response_says_why(details: dict[str, Any] | None, reason:
     whole = response(MESSAGE, status="incomplete", incomplete_details=details)
     assert PROVIDER.parse_body(json.dumps(whole).encode()).finish_reason == reason
     ended = [sse({"type": "response.incomplete", "response": whole})]
-    assert run_stream(ended)[0].finish_reason == reason
+    assert run_stream(PROVIDER, ended)[0].finish_reason == reason
 
 
 @pytest.mark.parametrize(
