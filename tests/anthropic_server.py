@@ -9,17 +9,15 @@ events cut across network reads. ``requests`` is what arrived, with the headers 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from loopback import LoopbackServer, write_pieces
 
-_LOOPBACK = "127.0.0.1"
 _PATH = "/v1/messages"
 
 
@@ -44,22 +42,16 @@ class Received:
     body: Any
 
 
-class AnthropicServer:
+class AnthropicServer(LoopbackServer):
     """The server; use as a context manager."""
 
     def __init__(self, respond: Callable[[Any], Reply]) -> None:
+        super().__init__(thread_name="anthropic-server")
         self.respond = respond
         self._lock = threading.Lock()
         self._script: list[Reply] = []
         self._log: list[Received] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="anthropic-server", daemon=True
-        )
-        self._runner: web.AppRunner | None = None
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((_LOOPBACK, 0))
-        self.base_url = f"http://{_LOOPBACK}:{self._sock.getsockname()[1]}/v1"
+        self.base_url = f"{self.origin}/v1"
 
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order, before `respond`."""
@@ -72,25 +64,8 @@ class AnthropicServer:
         with self._lock:
             return list(self._log)
 
-    def __enter__(self) -> AnthropicServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._sock.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._sock).start()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -117,9 +92,4 @@ class AnthropicServer:
         response = web.StreamResponse(
             status=reply.status, headers={**reply.headers, "content-type": reply.content_type}
         )
-        await response.prepare(request)
-        for start in range(0, len(reply.body), reply.chunk):
-            await response.write(reply.body[start : start + reply.chunk])
-            await asyncio.sleep(0)
-        await response.write_eof()
-        return response
+        return await write_pieces(request, response, reply.body, reply.chunk, pause=True)

@@ -8,9 +8,7 @@ included, so a test can check the key went out; it never writes them anywhere.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -18,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-_LOOPBACK = "127.0.0.1"
+from loopback import LoopbackServer, write_pieces
 
 
 @dataclass(frozen=True)
@@ -45,17 +42,13 @@ class Received:
     time: float
 
 
-class GeminiServer:
+class GeminiServer(LoopbackServer):
     """The server; use as a context manager."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((_LOOPBACK, 0))
-        self.base_url = f"http://{_LOOPBACK}:{self._sock.getsockname()[1]}/v1beta"
+        self.base_url = f"{self.origin}/v1beta"
         self._script: list[Reply] = []
         self._log: list[Received] = []
 
@@ -70,28 +63,8 @@ class GeminiServer:
         with self._lock:
             return list(self._log)
 
-    def __enter__(self) -> GeminiServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._sock.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1beta/models/{call}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._sock).start()
-
-    async def _stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
@@ -109,9 +82,4 @@ class GeminiServer:
         if not reply.chunk:
             return web.Response(body=reply.body, status=reply.status, headers=headers)
         response = web.StreamResponse(status=reply.status, headers=headers)
-        await response.prepare(request)
-        for start in range(0, len(reply.body), reply.chunk):
-            await response.write(reply.body[start : start + reply.chunk])
-            await asyncio.sleep(0)
-        await response.write_eof()
-        return response
+        return await write_pieces(request, response, reply.body, reply.chunk, pause=True)

@@ -8,17 +8,14 @@ arrive split across network chunks. ``requests`` holds the parsed JSON bodies re
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-_LOOPBACK = "127.0.0.1"
+from loopback import LoopbackServer, write_pieces
 
 
 @dataclass(frozen=True)
@@ -33,21 +30,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class OllamaServer:
+class OllamaServer(LoopbackServer):
     """The server; use as a context manager."""
 
     def __init__(self) -> None:
+        super().__init__(thread_name="ollama-server")
         self._lock = threading.Lock()
         self._replies: deque[Reply] = deque()
         self._requests: list[Any] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="ollama-server", daemon=True
-        )
-        self._runner: web.AppRunner | None = None
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((_LOOPBACK, 0))
-        self.base_url = f"http://{_LOOPBACK}:{self._sock.getsockname()[1]}"
+        self.base_url = self.origin
 
     def queue(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order."""
@@ -60,25 +51,8 @@ class OllamaServer:
         with self._lock:
             return list(self._requests)
 
-    def __enter__(self) -> OllamaServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._sock.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/api/chat", self._chat)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._sock).start()
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
@@ -92,8 +66,4 @@ class OllamaServer:
             return web.Response(body=reply.body, status=reply.status, headers=headers)
         response = web.StreamResponse(status=reply.status, headers=headers)
         response.enable_chunked_encoding()
-        await response.prepare(request)
-        for start in range(0, len(reply.body), reply.chunk):
-            await response.write(reply.body[start : start + reply.chunk])
-        await response.write_eof()
-        return response
+        return await write_pieces(request, response, reply.body, reply.chunk)

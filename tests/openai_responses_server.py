@@ -8,17 +8,15 @@ incremental decoding is exercised. ``requests`` holds the (path, JSON body) of e
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from loopback import LoopbackServer, write_pieces
 
-_LOOPBACK = "127.0.0.1"
 _CHUNK = 97  # bytes per write of a streamed answer: cuts events, lines and UTF-8 sequences
 
 
@@ -31,19 +29,15 @@ class Answer:
     body: bytes
 
 
-class ReplayServer:
+class ReplayServer(LoopbackServer):
     """Use as a context manager; `base_url` ends in ``/v1`` like OpenAI's."""
 
     def __init__(self, answer: Callable[[dict[str, Any]], Answer]) -> None:
+        super().__init__()
         self._answer = answer
         self._lock = threading.Lock()
         self._requests: list[tuple[str, dict[str, Any]]] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((_LOOPBACK, 0))
-        self.base_url = f"http://{_LOOPBACK}:{self._sock.getsockname()[1]}/v1"
+        self.base_url = f"{self.origin}/v1"
 
     @property
     def requests(self) -> list[tuple[str, dict[str, Any]]]:
@@ -51,25 +45,8 @@ class ReplayServer:
         with self._lock:
             return list(self._requests)
 
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
-        self._sock.close()
-
-    async def _start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/responses", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.SockSite(self._runner, self._sock).start()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
@@ -83,8 +60,4 @@ class ReplayServer:
         response = web.StreamResponse(
             status=answer.status, headers={"content-type": "text/event-stream; charset=utf-8"}
         )
-        await response.prepare(request)
-        for start in range(0, len(answer.body), _CHUNK):
-            await response.write(answer.body[start : start + _CHUNK])
-        await response.write_eof()
-        return response
+        return await write_pieces(request, response, answer.body, _CHUNK)
