@@ -68,12 +68,6 @@ parse_object = _WIRE.json_object
 # -- shapes -------------------------------------------------------------------------------------
 
 
-def _unsupported(value: Any, what: str) -> UnexpectedResponse:
-    excerpt = _http.excerpt(_json.dumps(value))
-    msg = f"{what} is not supported by llmframe yet: {excerpt}"
-    return UnexpectedResponse(msg, provider=PROVIDER, excerpt=excerpt)
-
-
 def require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
     """``obj[key]`` when it is a `cls` (a bool is not an int here), else `UnexpectedResponse`."""
     value = obj.get(key)
@@ -153,23 +147,23 @@ def _with_text(delta: PartDelta, text: str) -> PartDelta:
 def content_delta(index: int, position: int, content: Any) -> PartDelta:
     """The whole delta of one message content part: output text or a refusal."""
     if not isinstance(content, Mapping):
-        raise _unsupported(content, "a message content part that is not an object")
+        raise _WIRE.unsupported(content, "a message content part that is not an object")
     key = f"{index}:{position}"
     kind = content.get("type")
     if kind == "output_text":
         for extra in ("annotations", "logprobs"):
             if content.get(extra):
-                raise _unsupported(content[extra], f"output text `{extra}`")
+                raise _WIRE.unsupported(content[extra], f"output text `{extra}`")
         return TextDelta(key=key, text=require(content, "text", str, "output text"))
     if kind == "refusal":
         return RefusalDelta(key=key, text=require(content, "refusal", str, "refusal"))
-    raise _unsupported(content, f"message content of type `{kind}`")
+    raise _WIRE.unsupported(content, f"message content of type `{kind}`")
 
 
 def summary_delta(index: int, position: int, summary: Any) -> ReasoningDelta:
     """The whole delta of one reasoning summary part."""
     if not isinstance(summary, Mapping) or summary.get("type") != "summary_text":
-        raise _unsupported(summary, "a reasoning summary that is not `summary_text`")
+        raise _WIRE.unsupported(summary, "a reasoning summary that is not `summary_text`")
     text = require(summary, "text", str, "reasoning summary")
     return ReasoningDelta(key=f"{index}:summary:{position}", text=text)
 
@@ -183,7 +177,7 @@ def _item_deltas(index: int, item: Mapping[str, Any]) -> tuple[_Item, list[PartD
         return meta, [content_delta(index, i, c) for i, c in enumerate(content)]
     if kind == "reasoning":
         if item.get("content"):
-            raise _unsupported(item["content"], "reasoning `content`")
+            raise _WIRE.unsupported(item["content"], "reasoning `content`")
         meta.encrypted_content = _optional(item, "encrypted_content", str, "reasoning")
         summary = _optional(item, "summary", list, "reasoning") or []
         deltas = [summary_delta(index, i, s) for i, s in enumerate(summary)]
@@ -196,7 +190,7 @@ def _item_deltas(index: int, item: Mapping[str, Any]) -> tuple[_Item, list[PartD
             arguments=_optional(item, "arguments", str, "function call") or "",
         )
         return meta, [call]
-    raise _unsupported(item, f"an output item of type `{kind}`")
+    raise _WIRE.unsupported(item, f"an output item of type `{kind}`")
 
 
 class OutputReader:
@@ -223,7 +217,7 @@ class OutputReader:
     def item(self, index: int, item: Any) -> list[PartDelta]:
         """Reconcile output item `index`, whole or as far as the server has sent it."""
         if not isinstance(item, Mapping):
-            raise _unsupported(item, "an output item that is not an object")
+            raise _WIRE.unsupported(item, "an output item that is not an object")
         meta, deltas = _item_deltas(index, item)
         known = self._items.get(index)
         if known is not None:

@@ -7,7 +7,7 @@ and the redacted excerpt they carry read the same for every wire API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,18 @@ class Wire:
         excerpt = _http.excerpt(_json.dumps(value))
         msg = f"`{key}` in the {what} is not {expected}: {excerpt}"
         return UnexpectedResponse(msg, provider=self.provider, excerpt=excerpt)
+
+    def unsupported(self, value: Any, what: str) -> UnexpectedResponse:
+        """`what` (holding `value`) is something llmframe cannot store yet."""
+        excerpt = _http.excerpt(_json.dumps(value))
+        msg = f"{what} is not supported by llmframe yet: {excerpt}"
+        return UnexpectedResponse(msg, provider=self.provider, excerpt=excerpt)
+
+    def refuse_unread(self, obj: Mapping[str, Any], known: Set[str], where: str) -> None:
+        """Raise `unsupported` for a non-empty key of `obj` outside `known`: nothing is dropped."""
+        for key, value in obj.items():
+            if key not in known and value not in (None, "", [], {}):
+                raise self.unsupported(value, f"`{key}` in {where}")
 
     def optional_str(self, obj: Mapping[str, Any], key: str, what: str) -> str | None:
         """``obj[key]`` when it is a string or absent (None), else `shape_error`."""

@@ -223,7 +223,7 @@ class _Reader:
         return "chunk", self._candidate(candidates[0])
 
     def _candidate(self, candidate: Mapping[str, Any]) -> list[PartDelta]:
-        _refuse_unread(candidate, _CANDIDATE_KEYS | _NOT_STORED, "candidate")
+        _WIRE.refuse_unread(candidate, _CANDIDATE_KEYS | _NOT_STORED, "a candidate")
         self._finish = _WIRE.optional_str(candidate, "finishReason", "candidate") or self._finish
         content = candidate.get("content")
         if content is None:
@@ -261,7 +261,7 @@ class _Parts:
     def read(self, part: Any) -> list[PartDelta]:
         if not isinstance(part, Mapping):
             raise _WIRE.shape_error(part, "content", "parts", "a list of objects")
-        _refuse_unread(part, _PART_KEYS, "part")
+        _WIRE.refuse_unread(part, _PART_KEYS, "a part")
         signature = _WIRE.optional_str(part, "thoughtSignature", "part")
         call = part.get("functionCall")
         if call is not None:
@@ -299,7 +299,7 @@ class _Parts:
     def _call(self, call: Any, signature: str | None) -> list[PartDelta]:
         if not isinstance(call, Mapping):
             raise _WIRE.shape_error(call, "part", "functionCall", "an object")
-        _refuse_unread(call, _CALL_KEYS, "functionCall")
+        _WIRE.refuse_unread(call, _CALL_KEYS, "a functionCall")
         args = call.get("args")
         if args is not None and not isinstance(args, Mapping):
             raise _WIRE.shape_error(args, "functionCall", "args", "an object")
@@ -380,14 +380,6 @@ def _usage(raw: Any) -> Usage:
         reasoning_tokens=thoughts,
         cached_tokens=cached,
     )
-
-
-def _refuse_unread(obj: Mapping[str, Any], known: set[str], what: str) -> None:
-    for key, value in obj.items():
-        if key not in known and value not in (None, "", [], {}):
-            excerpt = _http.excerpt(_json.dumps(value))
-            msg = f"`{key}` in a {what} is not supported by llmframe yet: {excerpt}"
-            raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
 
 
 def _in_band_error(error: Any, provider: Gemini) -> ProviderHTTPError:

@@ -175,11 +175,7 @@ class OllamaStream:
 
     def _deltas(self, message: Mapping[str, Any]) -> list[PartDelta]:
         """The deltas of one ``message``: a whole answer's or one stream line's, read alike."""
-        for key, value in message.items():
-            if key not in _READ_KEYS and value not in (None, "", [], {}):
-                excerpt = _http.excerpt(_json.dumps(value))
-                msg = f"`{key}` in the message is not supported by llmframe yet: {excerpt}"
-                raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+        _WIRE.refuse_unread(message, _READ_KEYS, "the message")
         if message.get("role") not in (None, "assistant"):
             raise _WIRE.shape_error(message.get("role"), "message", "role", '"assistant"')
         deltas: list[PartDelta] = []

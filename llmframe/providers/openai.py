@@ -257,11 +257,7 @@ def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
 
 def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
     """The deltas of a whole ``message`` or a stream's ``delta``: one shape, one reading."""
-    for key, value in message.items():
-        if key not in _READ_KEYS and key not in _NOT_STORED and value not in (None, "", [], {}):
-            excerpt = _http.excerpt(_json.dumps(value))
-            msg = f"`{key}` in the {what} is not supported by llmframe yet: {excerpt}"
-            raise UnexpectedResponse(msg, provider=_NAME, excerpt=excerpt)
+    _WIRE.refuse_unread(message, _READ_KEYS | _NOT_STORED, f"the {what}")
     deltas: list[PartDelta] = []
     reasoning = _reasoning(message, what)
     if reasoning:
