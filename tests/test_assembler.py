@@ -5,9 +5,17 @@ from __future__ import annotations
 import pytest
 
 from llmframe.errors import UnexpectedResponse
-from llmframe.parts.types import Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart
+from llmframe.parts.types import (
+    ImagePart,
+    Part,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+    ToolCallPart,
+)
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers.base import (
+    MediaDelta,
     PartDelta,
     ReasoningDelta,
     RefusalDelta,
@@ -104,3 +112,26 @@ def test_one_key_cannot_carry_two_kinds_of_delta() -> None:
     assembler.add(TextDelta(key="k", text="a"))
     with pytest.raises(UnexpectedResponse, match="two kinds"):
         assembler.add(RefusalDelta(key="k", text="b"))
+
+
+def test_media_deltas_become_one_image_per_key_their_bytes_concatenated() -> None:
+    parts = assemble(
+        MediaDelta(key="a", mime_type="image/png", data=b"\x89PN"),
+        TextDelta(key="t", text="Here."),
+        MediaDelta(key="a", mime_type=None, data=b"G"),
+        MediaDelta(key="b", mime_type=None, data=b"\xff\xd8"),
+    )
+    assert parts == [
+        ImagePart(data=b"\x89PNG", mime_type="image/png"),
+        TextPart(text="Here."),
+        ImagePart(data=b"\xff\xd8"),
+    ]
+
+
+def test_media_with_two_mime_types_or_no_bytes_is_refused() -> None:
+    assembler = PartAssembler("test")
+    assembler.add(MediaDelta(key="a", mime_type="image/png", data=b"x"))
+    with pytest.raises(UnexpectedResponse, match="second, different MIME type"):
+        assembler.add(MediaDelta(key="a", mime_type="image/jpeg", data=b"y"))
+    with pytest.raises(UnexpectedResponse, match="no bytes"):
+        assemble(MediaDelta(key="a", mime_type="image/png", data=b""))

@@ -48,6 +48,7 @@ from llmframe.providers._sse import SseDecoder
 from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
+    MediaDelta,
     ReasoningDelta,
     SseEvent,
     TextDelta,
@@ -470,7 +471,14 @@ def test_an_unknown_event_type_fails_loudly() -> None:
     ("event", "match"),
     [
         (chunk({"executableCode": {"code": "print(1)"}}), "`executableCode` in a part"),
-        (chunk({"inlineData": {"mimeType": "image/png", "data": "AA=="}}), "`inlineData`"),
+        (chunk({"fileData": {"fileUri": "https://x/y.png"}}), "`fileData`"),
+        (
+            chunk({"inlineData": {"mimeType": "image/png", "data": "AA=="}, "thought": True}),
+            "thought",
+        ),
+        (chunk({"inlineData": {"mimeType": "image/png", "data": "A?=="}}), "base64"),
+        (chunk({"inlineData": {"mimeType": "image/png", "data": ""}}), "non-empty base64"),
+        (chunk({"inlineData": {"data": "AA==", "displayName": "x"}}), "`displayName`"),
         (chunk({"text": "a"}, groundingMetadata={"webSearchQueries": ["q"]}), "grounding"),
         (chunk({"functionCall": {"name": "f", "partialArgs": [{}]}}), "`partialArgs`"),
         (chunk({"functionCall": {"name": "f", "args": [1]}}), "`args`.*an object"),
@@ -838,6 +846,45 @@ def test_a_whole_body_gives_what_its_stream_gives() -> None:
         response_id="r1",
         model="gemini-x",
     )
+
+
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+IMAGE_PART = {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(IMAGE).decode()}}
+
+
+def image_answer() -> list[dict[str, Any]]:
+    """What an image model (gemini-2.5-flash-image) answers: text, then a signed image."""
+    return [{"text": "Here it is."}, {**IMAGE_PART, "thoughtSignature": "I1"}, {"text": "Done."}]
+
+
+def test_an_output_image_is_an_image_part_whole_or_streamed() -> None:
+    body = {
+        "candidates": [
+            {"content": {"parts": image_answer(), "role": "model"}, "finishReason": "STOP"}
+        ],
+        "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1290},
+    }
+    events = [chunk(part) for part in image_answer()]
+    events.append(SseEvent(data=json.dumps({**body, "candidates": [{"finishReason": "STOP"}]})))
+    whole = PROVIDER.parse_body(json.dumps(body).encode())
+    assert parse(*events) == whole
+    assert whole.parts == [
+        TextPart(text="Here it is."),
+        ImagePart(data=IMAGE, mime_type="image/png", provider_data=signed("I1")),
+        TextPart(text="Done."),
+    ]
+    assert whole.finish_reason == "stop"
+    parser = PROVIDER.stream_parser()
+    (delta,) = parser.feed(chunk(IMAGE_PART))
+    assert delta == MediaDelta(key="image:0", mime_type="image/png", data=IMAGE)
+
+
+def test_an_image_gemini_made_goes_back_inline_with_its_signature() -> None:
+    image = ImagePart(data=IMAGE, mime_type="image/png", provider_data=signed("I1"))
+    assert contents(HI, assistant(image))[1] == {
+        "role": "model",
+        "parts": [{**IMAGE_PART, "thoughtSignature": "I1"}],
+    }
 
 
 def test_feed_returns_the_deltas_it_carries() -> None:
@@ -1337,3 +1384,28 @@ def test_an_invalid_key_is_an_error_row_without_retry(
         "attempts": 1,
     }
     assert len(gemini_server.requests) == 1
+
+
+def test_a_generated_image_lands_inline_in_the_parts_table_and_goes_back(
+    tmp_path: Path, gemini_server: GeminiServer
+) -> None:
+    events = [chunk(*image_answer()[:2]), chunk(image_answer()[2], finish="STOP")]
+    sse = "".join(f"data: {e.data}\r\n\r\n" for e in events).encode()
+    answer = {"candidates": [{"content": {"parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
+    gemini_server.script(
+        Reply(sse, content_type="text/event-stream", chunk=64), Reply(json.dumps(answer).encode())
+    )
+    source = tmp_path / "p.jsonl"
+    source.write_text('{"id": "p1", "prompt": "Draw a cat"}\n')
+    run1, run2 = tmp_path / "run1", tmp_path / "run2"
+    launch_run(source, run1, gemini_server, "gemini-2.5-flash-image", stream=True)
+    launch_run(run1, run2, gemini_server, "gemini-2.5-flash-image", stream=False, follow_up="More")
+
+    stored = rows(run1, "select type, mime_type, data, uri from parts order by part_index")
+    assert [(p["type"], p["mime_type"], p["data"], p["uri"]) for p in stored] == [
+        ("text", None, None, None),
+        ("image", "image/png", IMAGE, None),
+        ("text", None, None, None),
+    ]
+    sent = gemini_server.requests[1].body["contents"][1]
+    assert sent == {"role": "model", "parts": image_answer()}

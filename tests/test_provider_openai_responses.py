@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 from pathlib import Path
@@ -1105,6 +1106,76 @@ def test_a_done_text_that_contradicts_the_deltas_is_refused() -> None:
     parser.feed(sse({"type": "response.output_text.delta", **where, "delta": "Hello"}))
     with pytest.raises(UnexpectedResponse, match="differs from its streamed deltas"):
         parser.feed(sse({"type": "response.output_text.done", **where, "text": "Help"}))
+
+
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+IMAGE_CALL = {
+    "id": "ig_1",
+    "type": "image_generation_call",
+    "status": "completed",
+    "background": "opaque",
+    "output_format": "png",
+    "quality": "high",
+    "size": "1024x1024",
+    "revised_prompt": "A grey cat",
+    "result": base64.b64encode(IMAGE).decode(),
+}
+SAID = {**MESSAGE, "id": "msg_2", "content": [MESSAGE["content"][0]]}  # type: ignore[index]
+
+
+def image_events(whole: dict[str, Any]) -> list[SseEvent]:
+    """A stream as the API sends an image: the call in progress, a preview, the call done."""
+    call, message = whole["output"]
+    progress = {"output_index": 0, "item_id": "ig_1", "sequence_number": 0}
+    events = [
+        {"type": "response.created", "response": {**whole, "output": [], "status": "in_progress"}},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {"id": "ig_1", "type": "image_generation_call", "status": "in_progress"},
+        },
+        {"type": "response.image_generation_call.in_progress", **progress},
+        {"type": "response.image_generation_call.generating", **progress},
+        {
+            "type": "response.image_generation_call.partial_image",
+            **progress,
+            "partial_image_index": 0,
+            "partial_image_b64": base64.b64encode(b"preview").decode(),
+        },
+        {"type": "response.image_generation_call.completed", **progress},
+        {"type": "response.output_item.done", "output_index": 0, "item": call},
+        {"type": "response.output_item.done", "output_index": 1, "item": message},
+        {"type": "response.completed", "response": whole},
+    ]
+    return [sse(event) for event in events]
+
+
+def test_a_generated_image_is_an_image_part_whole_or_streamed() -> None:
+    whole = response(IMAGE_CALL, SAID)
+    body = PROVIDER.parse_body(json.dumps(whole).encode())
+    completion, parser = run_stream(PROVIDER, image_events(whole))
+    assert completion == body
+    assert body.parts == [
+        ImagePart(
+            data=IMAGE, mime_type="image/png", provider_data=pd("ig_1", revised_prompt="A grey cat")
+        ),
+        TextPart(text="Hello", provider_data=pd("msg_2")),
+    ]
+    assert body.finish_reason == "stop"
+    assert parser.event_counts["response.image_generation_call.partial_image"] == 1
+
+
+def test_an_image_takes_its_mime_type_from_output_format_and_must_agree_when_done() -> None:
+    jpeg = {**IMAGE_CALL, "output_format": "jpeg", "revised_prompt": None}
+    (part,) = PROVIDER.parse_body(json.dumps(response(jpeg)).encode()).parts
+    assert part == ImagePart(data=IMAGE, mime_type="image/jpeg", provider_data=pd("ig_1"))
+    parser = PROVIDER.stream_parser()
+    parser.feed(sse({"type": "response.output_item.done", "output_index": 0, "item": IMAGE_CALL}))
+    other = {**IMAGE_CALL, "result": base64.b64encode(b"other").decode()}
+    with pytest.raises(UnexpectedResponse, match="differs from the one already given"):
+        parser.feed(sse({"type": "response.completed", "response": response(other)}))
+    with pytest.raises(UnexpectedResponse, match="not \\(non-empty\\) base64"):
+        PROVIDER.parse_body(json.dumps(response({**IMAGE_CALL, "result": "%%"})).encode())
 
 
 @pytest.mark.parametrize(

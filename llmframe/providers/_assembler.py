@@ -1,5 +1,12 @@
 """Part deltas keyed by the vendor's key -> finished parts; shared by every provider.
 
+Text, refusal, reasoning and tool-call fragments are joined as strings; a `MediaDelta`'s bytes
+are concatenated, so an image given in one delta (the usual case) or in several ends up as one
+`ImagePart` holding the bytes inline. They stay inline through to the parts table's ``data``
+column rather than becoming files under the run directory: the run directory stays
+self-contained, every Parquet reader sees them, the journal already base64-encodes binary, and
+``Run._repr_html_`` thumbnails render inline bytes.
+
 Streaming and non-streaming responses both go through `PartAssembler` (a whole body is replayed
 as one delta per part), so the two cannot drift apart (pydantic-ai's parts manager, its rule 81).
 """
@@ -13,8 +20,16 @@ from typing_extensions import assert_never
 
 from llmframe import _json
 from llmframe.errors import UnexpectedResponse
-from llmframe.parts.types import Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart
+from llmframe.parts.types import (
+    ImagePart,
+    Part,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+    ToolCallPart,
+)
 from llmframe.providers.base import (
+    MediaDelta,
     PartDelta,
     ReasoningDelta,
     RefusalDelta,
@@ -34,6 +49,8 @@ class _Pending:
     call_id: str | None = None
     name: str | None = None
     signature: str | None = None
+    chunks: list[bytes] = field(default_factory=list)
+    mime_type: str | None = None
 
 
 class PartAssembler:
@@ -64,6 +81,16 @@ class PartAssembler:
             pending.call_id = pending.call_id or delta.call_id
             pending.name = pending.name or delta.name
             pending.fragments.append(delta.arguments)
+        elif isinstance(delta, MediaDelta):
+            if isinstance(pending.first, MediaDelta) and pending.first.kind != delta.kind:
+                msg = f"media `{delta.key}` got deltas of two kinds"
+                raise UnexpectedResponse(msg, provider=self.provider)
+            if delta.mime_type is not None:
+                if pending.mime_type not in (None, delta.mime_type):
+                    msg = f"media `{delta.key}` got a second, different MIME type"
+                    raise UnexpectedResponse(msg, provider=self.provider)
+                pending.mime_type = delta.mime_type
+            pending.chunks.append(delta.data)
         else:
             assert_never(delta)
 
@@ -88,7 +115,18 @@ class PartAssembler:
             return ReasoningPart(text=text or None, provider_data=data)
         if isinstance(first, ToolCallDelta):
             return self._tool_call(key, pending, text)
+        if isinstance(first, MediaDelta):
+            return self._media(first, pending)
         assert_never(first)
+
+    def _media(self, first: MediaDelta, pending: _Pending) -> Part:
+        data = b"".join(pending.chunks)
+        if not data:
+            msg = f"media `{first.key}` got no bytes"
+            raise UnexpectedResponse(msg, provider=self.provider)
+        if first.kind == "image":
+            return ImagePart(data=data, mime_type=pending.mime_type)
+        assert_never(first.kind)
 
     def _tool_call(self, key: str, pending: _Pending, raw: str) -> ToolCallPart:
         name, call_id = pending.name, pending.call_id

@@ -10,7 +10,8 @@ Roles:
   names Gemini. Reasoning goes back as a ``thought`` part with its signature, but only Gemini's
   own (provider data naming ``gemini``): another provider's reasoning, signed or not, means
   nothing to Gemini, which treats thoughts as its own, so it is not sent. A refusal is sent as
-  text (Gemini has no refusal part). A turn left empty by that rule is not sent.
+  text (Gemini has no refusal part). Media go as for a user (below), so an image Gemini made goes
+  back as ``inlineData`` with its ``thoughtSignature``. A turn left empty by that rule is not sent.
 - ``tool``: one ``"user"`` turn of ``functionResponse`` parts; consecutive tool messages share the
   turn, as Gemini wants parallel calls answered together. The response is the result's JSON value
   when that is an object, else ``{"output": <text or value>}`` (the key Gemini documents). Its
@@ -238,7 +239,7 @@ def _model(part: Part, where: str) -> dict[str, Any] | None:
     if isinstance(part, ToolCallPart):
         return _signed({"functionCall": _call(part, where)}, part)
     if isinstance(part, (ImagePart, AudioPart, VideoPart, DocumentPart)):
-        return _media(part, where)
+        return _signed(_media(part, where), part)
     if isinstance(part, (JsonPart, ToolResultPart)):
         raise _unsupported(part, where)
     assert_never(part)

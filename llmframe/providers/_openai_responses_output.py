@@ -11,14 +11,22 @@ Delta keys: ``"<output_index>:<content_index>"`` for message content, ``"<output
 <summary_index>"`` for reasoning summaries, ``"<output_index>:call"`` for function calls. A
 reasoning item always starts its first summary key, so one without a summary still becomes a
 `ReasoningPart` (text None) that carries its id and ``encrypted_content``.
+``"<output_index>:image"`` for an ``image_generation_call`` (the built-in image generation tool):
+its ``result`` (base64) is decoded into an `ImagePart` whose bytes live inline in the parts table's
+``data`` column (`_assembler` says why), ``image/<output_format>`` (``image/png`` when absent); an
+item still in progress has no ``result`` and gives nothing until it is done. A finished image that
+differs from one already given for its key raises `UnexpectedResponse`.
 
 Provider data (``"provider": "openai-responses"``): the item ``id`` on every part, a message's
-``phase`` on its text, and the reasoning item's ``encrypted_content`` on its first part; they are
-what `_openai_responses_request` needs to send the parts back.
+``phase`` on its text, the reasoning item's ``encrypted_content`` on its first part, and an
+image's ``revised_prompt``; they are what `_openai_responses_request` needs to send the parts back
+(``revised_prompt`` is kept only so that it is not lost).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,13 +34,21 @@ from typing import Any
 
 from llmframe import _json
 from llmframe.errors import ProviderHTTPError, UnexpectedResponse
-from llmframe.parts.types import Part, ReasoningPart, RefusalPart, TextPart, ToolCallPart
+from llmframe.parts.types import (
+    ImagePart,
+    Part,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+    ToolCallPart,
+)
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
 from llmframe.providers._openai_responses_request import PROVIDER
 from llmframe.providers._wire import Wire, in_band_status
 from llmframe.providers.base import (
     ErrorVerdict,
+    MediaDelta,
     PartDelta,
     ReasoningDelta,
     RefusalDelta,
@@ -132,13 +148,17 @@ class _Item:
     id: str | None = None
     phase: str | None = None
     encrypted_content: str | None = None
+    revised_prompt: str | None = None
 
 
-def _text_of(delta: PartDelta) -> str:
+_Textual = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta
+
+
+def _text_of(delta: _Textual) -> str:
     return delta.arguments if isinstance(delta, ToolCallDelta) else delta.text
 
 
-def _with_text(delta: PartDelta, text: str) -> PartDelta:
+def _with_text(delta: _Textual, text: str) -> PartDelta:
     if isinstance(delta, ToolCallDelta):
         return dataclasses.replace(delta, arguments=text)
     return dataclasses.replace(delta, text=text)
@@ -190,7 +210,25 @@ def _item_deltas(index: int, item: Mapping[str, Any]) -> tuple[_Item, list[PartD
             arguments=_optional(item, "arguments", str, "function call") or "",
         )
         return meta, [call]
+    if kind == "image_generation_call":
+        meta.revised_prompt = _optional(item, "revised_prompt", str, "image generation call")
+        return meta, _image_deltas(index, item)
     raise _WIRE.unsupported(item, f"an output item of type `{kind}`")
+
+
+def _image_deltas(index: int, item: Mapping[str, Any]) -> list[PartDelta]:
+    """The image of a finished ``image_generation_call``; none while it is in progress."""
+    result = _optional(item, "result", str, "image generation call")
+    if result is None:
+        return []
+    try:
+        data = base64.b64decode(result, validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    if not data:
+        raise junk(result, "an image generation `result` that is not (non-empty) base64")
+    fmt = _optional(item, "output_format", str, "image generation call") or "png"
+    return [MediaDelta(key=f"{index}:image", mime_type=f"image/{fmt}", data=data)]
 
 
 class OutputReader:
@@ -201,6 +239,7 @@ class OutputReader:
         self._items: dict[int, _Item] = {}
         self._owner: dict[str, int] = {}
         self._seen: dict[str, list[str]] = {}
+        self._media: dict[str, bytes] = {}
 
     @property
     def made_calls(self) -> bool:
@@ -211,7 +250,10 @@ class OutputReader:
         """Collect one streamed delta of output item `index`."""
         self._owner.setdefault(delta.key, index)
         self._assembler.add(delta)
-        self._seen.setdefault(delta.key, []).append(_text_of(delta))
+        if isinstance(delta, MediaDelta):
+            self._media[delta.key] = self._media.get(delta.key, b"") + delta.data
+        else:
+            self._seen.setdefault(delta.key, []).append(_text_of(delta))
         return delta
 
     def item(self, index: int, item: Any) -> list[PartDelta]:
@@ -229,12 +271,21 @@ class OutputReader:
                 id=meta.id or known.id,
                 phase=meta.phase or known.phase,
                 encrypted_content=meta.encrypted_content or known.encrypted_content,
+                revised_prompt=meta.revised_prompt or known.revised_prompt,
             )
         self._items[index] = meta
         return [new for delta in deltas for new in self.reconcile(index, delta)]
 
     def reconcile(self, index: int, whole: PartDelta) -> list[PartDelta]:
         """Add what `whole` (a finished text) holds beyond the deltas already given for its key."""
+        if isinstance(whole, MediaDelta):
+            given = self._media.get(whole.key)
+            if given is None:
+                return [self.add(index, whole)]
+            if given == whole.data:
+                return []
+            msg = f"the finished image of `{whole.key}` differs from the one already given"
+            raise UnexpectedResponse(msg, provider=PROVIDER)
         text = _text_of(whole)
         fragments = self._seen.get(whole.key)
         if fragments is None:
@@ -266,6 +317,9 @@ class OutputReader:
             if first and item is not None and item.encrypted_content is not None:
                 data["encrypted_content"] = item.encrypted_content
             update["text"] = part.text or None
+        elif isinstance(part, ImagePart):
+            if item is not None and item.revised_prompt is not None:
+                data["revised_prompt"] = item.revised_prompt
         elif not isinstance(part, ToolCallPart):
             msg = f"part `{key}` is a {part.type} part, which no output item makes"
             raise UnexpectedResponse(msg, provider=PROVIDER)

@@ -17,6 +17,7 @@ __all__ = [
     "Completion",
     "ErrorVerdict",
     "HttpCall",
+    "MediaDelta",
     "PartDelta",
     "Provider",
     "ReasoningDelta",
@@ -126,7 +127,24 @@ class ToolCallDelta:
     arguments: str = ""
 
 
-PartDelta = Union[TextDelta, RefusalDelta, ReasoningDelta, ToolCallDelta]  # noqa: UP007
+@dataclass(frozen=True)
+class MediaDelta:
+    """Bytes of the media part keyed `key` (an image a model made), already decoded.
+
+    A media item usually comes whole, in one delta. A second delta for the same key appends its
+    bytes, so a provider that sends one item in pieces can feed them as they come; a
+    provider that makes a second image gives it a key of its own. `mime_type` is fixed by the
+    first delta that names one; a different one later is an error.
+    """
+
+    key: str
+    mime_type: str | None
+    data: bytes
+    kind: Literal["image"] = "image"
+    """The part it becomes; only images so far (`ImagePart`)."""
+
+
+PartDelta = Union[TextDelta, RefusalDelta, ReasoningDelta, ToolCallDelta, MediaDelta]  # noqa: UP007
 
 
 class StreamDecoder(Protocol):

@@ -7,17 +7,22 @@ as it is. The body (contents, systemInstruction, options into generationConfig) 
 
 Response: each part of ``candidates[0].content.parts`` becomes a delta for the shared
 `PartAssembler`, whether it came in one body or in stream chunks (a body is read as one chunk):
-text, ``thought`` text as reasoning, and ``functionCall`` as a tool call (``args`` as compact JSON,
-``id`` when Gemini gives one). Text of one kind continues the part before it until a
-``thoughtSignature`` closes it, so streamed fragments join into the part a whole body would hold.
+text, ``thought`` text as reasoning, ``functionCall`` as a tool call (``args`` as compact JSON,
+``id`` when Gemini gives one), and ``inlineData`` (an image a model such as
+``gemini-2.5-flash-image`` made: base64 ``data`` with its ``mimeType``) as an `ImagePart` holding
+the decoded bytes inline, stored in the parts table's ``data`` column (`_assembler` says why).
+Each ``inlineData`` part is one whole image; a ``thought`` image (a draft some models show while
+thinking) raises `UnexpectedResponse`, as llmframe has no place for it yet. Text of one kind
+continues the part before it until a ``thoughtSignature`` closes it, so streamed fragments join
+into the part a whole body would hold.
 A signature belongs to the part it arrives on, kept as ``provider_data={"provider": "gemini",
 "signature": ...}`` and sent back with it (Gemini 3 requires them on function calls); one on an
 empty text part joins the open text part, or is an empty text part of its own. Gemini's
 reasoning parts always name ``gemini`` in their provider data, so only they are sent back. Empty
 text without a signature adds nothing.
 
-A key of a candidate or part that llmframe does not read (output ``inlineData``,
-``executableCode``, ``groundingMetadata``...) raises `UnexpectedResponse` when it holds something,
+A key of a candidate or part that llmframe does not read (``fileData``, ``executableCode``,
+``groundingMetadata``...) raises `UnexpectedResponse` when it holds something,
 except ``avgLogprobs``, ``safetyRatings``, ``citationMetadata`` and ``finishMessage`` on a
 candidate, which are not stored; top-level metadata other than the ids, usage and
 ``promptFeedback`` is not read. A second candidate raises too.
@@ -39,6 +44,8 @@ without a finish reason was cut short and raises `UnexpectedResponse`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import urllib.parse
 from collections import Counter
@@ -57,6 +64,7 @@ from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
     HttpCall,
+    MediaDelta,
     PartDelta,
     ReasoningDelta,
     SseEvent,
@@ -71,7 +79,8 @@ _NAME = "gemini"
 _WIRE = Wire(_NAME)
 _CANDIDATE_KEYS = {"content", "finishReason", "index"}
 _NOT_STORED = {"avgLogprobs", "safetyRatings", "citationMetadata", "finishMessage"}
-_PART_KEYS = {"text", "thought", "thoughtSignature", "functionCall"}
+_PART_KEYS = {"text", "thought", "thoughtSignature", "functionCall", "inlineData"}
+_INLINE_KEYS = {"mimeType", "data"}
 _CALL_KEYS = {"name", "args", "id"}
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 _FILTERED = {
@@ -268,6 +277,11 @@ class _Parts:
             if "text" in part:
                 raise _WIRE.shape_error(part, "content", "parts", "text or a call, not both")
             return self._call(call, signature)
+        inline = part.get("inlineData")
+        if inline is not None:
+            if "text" in part or part.get("thought"):
+                raise _WIRE.unsupported(part, "an inlineData part with text or a thought")
+            return self._image(inline, signature)
         text = _WIRE.optional_str(part, "text", "part") or ""
         thought = part.get("thought", False)
         if not isinstance(thought, bool):
@@ -314,6 +328,25 @@ class _Parts:
             arguments="" if args is None else _json.dumps(args),
         )
         return [self._add(delta)]
+
+    def _image(self, inline: Any, signature: str | None) -> list[PartDelta]:
+        if not isinstance(inline, Mapping):
+            raise _WIRE.shape_error(inline, "part", "inlineData", "an object")
+        _WIRE.refuse_unread(inline, _INLINE_KEYS, "an inlineData")
+        encoded = _WIRE.optional_str(inline, "data", "inlineData") or ""
+        try:
+            # proto3 JSON bytes: standard base64, though parsers accept the URL-safe alphabet too
+            data = base64.b64decode(encoded.replace("-", "+").replace("_", "/"), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if not data:
+            raise _WIRE.shape_error(inline, "part", "inlineData", "non-empty base64 `data`")
+        key = self._key("image")
+        self._open = None
+        if signature is not None:
+            self._signatures[key] = signature
+        mime = _WIRE.optional_str(inline, "mimeType", "inlineData")
+        return [self._add(MediaDelta(key=key, mime_type=mime, data=data))]
 
     def _key(self, kind: str) -> str:
         self._count += 1

@@ -16,19 +16,24 @@ does); with the API's default ``store: true`` the reasoning items go back by id.
 
 Response: ``message`` items give text and refusal parts, ``reasoning`` items one reasoning part
 per summary (one without text when there is no summary), ``function_call`` items tool-call
-parts; `_openai_responses_output` keeps what sending them back needs in provider data. Other
-item types (web search, file search, computer use...), non-empty ``annotations`` or
-``logprobs``, and reasoning ``content`` raise `UnexpectedResponse`, since llmframe cannot store
-them yet. ``finish_reason``: ``stop``, or ``tool_calls`` when a function was called; for an
-``incomplete`` response ``length`` (``max_output_tokens``), ``content_filter``, else the API's
-reason. Usage: ``input_tokens``, ``output_tokens``, ``output_tokens_details.reasoning_tokens``,
-``input_tokens_details.cached_tokens``.
+parts, ``image_generation_call`` items (the ``image_generation`` tool) image parts holding the
+decoded ``result`` inline; `_openai_responses_output` keeps what sending them back needs in
+provider data. Other item types (web search, file search, computer use...), non-empty
+``annotations`` or ``logprobs``, and reasoning ``content`` raise `UnexpectedResponse`, since
+llmframe cannot store them yet. ``finish_reason``: ``stop``, or ``tool_calls`` when a function was
+called; for an ``incomplete`` response ``length`` (``max_output_tokens``), ``content_filter``, else
+the API's reason. Usage: ``input_tokens``, ``output_tokens``,
+``output_tokens_details.reasoning_tokens``, ``input_tokens_details.cached_tokens``.
 
 Stream: every event names its ``type`` (matching the SSE ``event:`` line); each type the API
 documents for the parts above has a handler, and any other type raises `UnexpectedResponse`.
 Deltas feed the shared assembler; ``*.done`` and ``output_item.done`` events, and the output of
 ``response.completed``, are reconciled with them (see `_openai_responses_output`).
-``response.created``/``in_progress``/``queued`` give the id and model. A stream ends with
+``response.created``/``in_progress``/``queued`` give the id and model. The
+``response.image_generation_call.*`` events (``in_progress``, ``generating``, ``completed``, and
+``partial_image`` previews when the tool's ``partial_images`` is set) are counted and otherwise
+ignored: the finished image arrives whole in ``output_item.done`` and again in
+``response.completed``, and a preview is not the answer. A stream ends with
 ``response.completed`` or ``response.incomplete``; without one it was cut short and `finish`
 raises. ``response.failed`` and ``error`` events raise the classified error, as does an error in
 a 200 body: statuses and retry rules are Chat Completions' (same envelope), so a 429 for
@@ -62,6 +67,7 @@ from llmframe.providers.base import (
     Completion,
     ErrorVerdict,
     HttpCall,
+    MediaDelta,
     PartDelta,
     ReasoningDelta,
     RefusalDelta,
@@ -272,6 +278,11 @@ class OpenAIResponsesStream:
         whole = ReasoningDelta(key=_summary_key(payload), text=text)
         return self._reader.reconcile(_index(payload), whole)
 
+    def _image_progress(self, payload: dict[str, Any]) -> list[PartDelta]:
+        """Progress and previews of an image; the finished one comes in ``output_item.done``."""
+        _index(payload)
+        return []
+
     def _annotation(self, payload: dict[str, Any]) -> list[PartDelta]:
         raise junk(str(payload.get("annotation")), "an output text annotation, not stored yet")
 
@@ -299,6 +310,10 @@ _HANDLERS: dict[str, _Handler] = {
     "response.reasoning_summary_part.done": OpenAIResponsesStream._summary_part,
     "response.reasoning_summary_text.delta": OpenAIResponsesStream._summary_delta,
     "response.reasoning_summary_text.done": OpenAIResponsesStream._summary_done,
+    "response.image_generation_call.in_progress": OpenAIResponsesStream._image_progress,
+    "response.image_generation_call.generating": OpenAIResponsesStream._image_progress,
+    "response.image_generation_call.partial_image": OpenAIResponsesStream._image_progress,
+    "response.image_generation_call.completed": OpenAIResponsesStream._image_progress,
 }
 """Every event type handled; ``*.added``/``*.done`` of a whole item or part are reconciled."""
 
@@ -319,4 +334,6 @@ def _carries(delta: PartDelta) -> bool:
     """Whether a delta holds content (a call's name counts; an empty placeholder does not)."""
     if isinstance(delta, ToolCallDelta):
         return bool(delta.name or delta.arguments)
+    if isinstance(delta, MediaDelta):
+        return bool(delta.data)
     return bool(delta.text or (isinstance(delta, ReasoningDelta) and delta.signature))

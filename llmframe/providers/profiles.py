@@ -33,7 +33,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "openai_responses": Profile(
         takes=(*_TEXT_TOOLS, "image", "document", "reasoning"),
-        gives=("text", "refusal", "tool_call", "reasoning"),
+        gives=("text", "refusal", "tool_call", "reasoning", "image"),
         streaming="SSE",
     ),
     "anthropic": Profile(
@@ -43,7 +43,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "gemini": Profile(
         takes=(*_TEXT_TOOLS, "image", "audio", "video", "document", "reasoning"),
-        gives=("text", "tool_call", "reasoning"),
+        gives=("text", "tool_call", "reasoning", "image"),
         streaming="SSE",
     ),
     "ollama": Profile(
