@@ -176,13 +176,16 @@ class Runner:
             self._providers[wire] = get_provider(wire)
         return self._providers[wire]
 
-    def _walk(self) -> Iterator[tuple[pa.RecordBatch, int, str, list[ModelTarget]]]:
+    def _walk(
+        self, columns: Sequence[str] | None = None
+    ) -> Iterator[tuple[pa.RecordBatch, int, str, list[ModelTarget]]]:
         """Each prompt (up to `limit`) with its batch, row and the models it goes to.
 
-        A non-null per-row ``model`` sends that row to that model only.
+        A non-null per-row ``model`` sends that row to that model only. `columns` limits what
+        is read from the prompts file.
         """
         seen = 0
-        for batch in self.store.prompt_batches(self.options.batch_size):
+        for batch in self.store.prompt_batches(self.options.batch_size, columns=columns):
             ids = batch.column("id").to_pylist()
             names = batch.schema.names
             models = batch.column("model").to_pylist() if "model" in names else [None] * len(ids)
@@ -201,7 +204,7 @@ class Runner:
     def _pending_count(self, done: set[tuple[str, str]]) -> tuple[int, int]:
         """How many responses are still to make, and how many are already done."""
         total = skipped = 0
-        for _, _, prompt_id, targets in self._walk():
+        for _, _, prompt_id, targets in self._walk(columns=("id", "model")):
             for target in targets:
                 if (prompt_id, target.label) in done:
                     skipped += 1
@@ -212,7 +215,10 @@ class Runner:
     async def _produce(self, queue: asyncio.Queue[Job | None], done: set[tuple[str, str]]) -> None:
         decoded: pa.RecordBatch | None = None
         for batch, index, prompt_id, targets in self._walk():
-            if batch is not decoded:
+            pending = [t for t in targets if (prompt_id, t.label) not in done]
+            if not pending:
+                continue
+            if batch is not decoded:  # only batches with work are decoded (resumes stay cheap)
                 decoded = batch
                 conversations = messages_from_arrow(batch.column("messages"))
                 has_options = "options" in batch.schema.names
@@ -220,9 +226,7 @@ class Runner:
             options = dict(self.model_options)
             if row_options and row_options[index]:
                 options.update(_json.loads(row_options[index]))
-            for target in targets:
-                if (prompt_id, target.label) in done:
-                    continue
+            for target in pending:
                 if self._stopping.is_set():
                     return
                 await queue.put(Job(prompt_id, target, conversations[index], options))

@@ -228,17 +228,28 @@ class RunStore:
     ) -> None:
         self.close()
 
-    def prompt_batches(self, batch_size: int) -> Iterator[pa.RecordBatch]:
-        """The run's prompts, read in record batches of up to `batch_size` rows."""
+    def prompt_batches(
+        self, batch_size: int, *, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The run's prompts in record batches of up to `batch_size` rows.
+
+        With `columns`, only those of them the prompts have are read (``id`` and ``model`` to
+        plan a run without decoding every conversation).
+        """
         try:
             file = pq.ParquetFile(self._layout.prompts)
         except OSError as exc:
             msg = f"cannot read `{self._layout.prompts}`: {exc}"
             raise StoreError(msg) from exc
         with file:
-            for batch in file.iter_batches(batch_size=batch_size):
+            names = file.schema_arrow.names
+            wanted = None if columns is None else [c for c in names if c in columns]
+            for batch in file.iter_batches(batch_size=batch_size, columns=wanted):
                 # Parquet renames list items (`element`); give back the MESSAGES type exactly.
                 index = batch.schema.get_field_index("messages")
+                if index < 0:
+                    yield batch
+                    continue
                 columns = batch.columns
                 columns[index] = columns[index].cast(MESSAGES)
                 schema = batch.schema.set(index, batch.schema.field(index).with_type(MESSAGES))
