@@ -34,17 +34,31 @@ classified with the status its error type implies (``overloaded_error`` -> 529..
 
 Rate limits: `Anthropic.rate_limit_headers` restates the ``anthropic-ratelimit-*`` headers of
 any response in the ``x-ratelimit-*`` words the runner's adaptive budget reads.
+
+Structured output (`Anthropic.structured_output`, the path extraction takes): Anthropic's own
+JSON outputs, ``output_config: {"format": {"type": "json_schema", "schema": ...}}``, generally
+available, so no ``anthropic-beta`` header, and with no name. Its constrained decoding takes a
+subset of JSON Schema, which `anthropic_schema` produces: every object gets
+``additionalProperties: false`` (which Anthropic requires); keywords it does not take (numeric
+bounds, string lengths, ``maxItems``, ``minItems`` above 1, ``uniqueItems``, string formats
+outside its list...) are dropped, which only loosens the schema, since llmframe validates every
+answer against the original; ``oneOf`` becomes ``anyOf``. `UsageError` for what it cannot
+express: an open object (``additionalProperties`` other than false, or no ``properties``),
+recursion through ``$ref``, ``allOf`` over a ``$ref``, objects or arrays in ``enum``/``const``,
+and ``not``, ``if``/``then``/``else``, ``dependentRequired``, ``dependentSchemas``. The JSON
+comes back as the answer's text.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from llmframe import _json
 from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
+from llmframe.extract.strict import REJECTED
 from llmframe.parts.types import Message
 from llmframe.providers import _http
 from llmframe.providers._anthropic_content import (
@@ -64,10 +78,11 @@ from llmframe.providers.base import (
     HttpCall,
     PartDelta,
     SseEvent,
+    StructuredOutput,
     Usage,
 )
 
-__all__ = ["API_VERSION", "DEFAULT_MAX_TOKENS", "Anthropic", "AnthropicStream"]
+__all__ = ["API_VERSION", "DEFAULT_MAX_TOKENS", "Anthropic", "AnthropicStream", "anthropic_schema"]
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -101,6 +116,37 @@ _ERROR_STATUS = {
     "overloaded_error": 529,
 }
 _LIMITS = {"requests": ("requests",), "tokens": ("tokens", "input-tokens", "output-tokens")}
+_SCHEMA_DROPPED = frozenset(
+    {
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "maxItems",
+        "uniqueItems",
+        "prefixItems",
+        "contains",
+        "minContains",
+        "maxContains",
+        "minProperties",
+        "maxProperties",
+        "patternProperties",
+        "propertyNames",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "$schema",
+        "$id",
+    }
+)
+"""JSON Schema keywords Anthropic's structured outputs do not take; dropping them only loosens."""
+_SCHEMA_REJECTED = REJECTED - {"allOf"}
+_SCHEMA_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
+)
+_DEFS = ("$defs", "definitions")
 
 
 class Anthropic:
@@ -162,6 +208,11 @@ class Anthropic:
     def stream_parser(self) -> AnthropicStream:
         """A parser for one Messages stream."""
         return AnthropicStream(self)
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """``output_config.format`` ``json_schema`` with `anthropic_schema` (`name` is not sent)."""
+        output_format = {"type": "json_schema", "schema": anthropic_schema(schema)}
+        return StructuredOutput(options={"output_config": {"format": output_format}})
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """``x-should-retry`` when given, else 408/409/429/5xx retryable; the wait if said."""
@@ -297,6 +348,88 @@ class AnthropicStream:
         reason = _finish_reason(delta.get("stop_reason"))
         self._finish_reason = reason or self._finish_reason
         self._usage.update(_usage_fields(payload.get("usage") or {}))
+
+
+def anthropic_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """`schema` in the subset Anthropic's structured outputs take (the module docstring says how).
+
+    Raise `UsageError` for what that subset cannot express. The input is not changed.
+    """
+    out = _schema(schema)
+    _refuse_recursion(out)
+    return out
+
+
+def _schema(schema: Any) -> Any:
+    if not isinstance(schema, Mapping):
+        return schema  # a boolean schema
+    rejected = sorted(_SCHEMA_REJECTED & schema.keys())
+    if rejected:
+        msg = f"Anthropic structured outputs cannot express `{rejected[0]}`"
+        raise UsageError(msg)
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _SCHEMA_DROPPED or key == "additionalProperties":
+            continue
+        if key == "format" and value not in _SCHEMA_FORMATS:
+            continue
+        if key == "minItems" and value not in (0, 1):
+            continue
+        if key in (*_DEFS, "properties"):
+            out[key] = {name: _schema(sub) for name, sub in value.items()}
+        elif key in ("anyOf", "oneOf", "allOf"):
+            if key == "allOf" and any(isinstance(sub, Mapping) and "$ref" in sub for sub in value):
+                msg = "Anthropic structured outputs cannot express `allOf` over a `$ref`"
+                raise UsageError(msg)
+            out["anyOf" if key == "oneOf" else key] = [_schema(sub) for sub in value]
+        elif key == "items":
+            out[key] = _schema(value)
+        else:
+            if key in ("enum", "const") and any(
+                isinstance(v, (Mapping, list)) for v in (value if key == "enum" else [value])
+            ):
+                msg = f"Anthropic structured outputs take only plain values in `{key}`"
+                raise UsageError(msg)
+            out[key] = value
+    kinds = schema.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    if "object" in kinds or "properties" in schema or "additionalProperties" in schema:
+        extra = schema.get("additionalProperties")
+        if not (extra is False or (extra is None and schema.get("properties"))):
+            msg = (
+                "Anthropic structured outputs need `additionalProperties: false` on every "
+                "object, so an open object (a map, or an object without `properties`) cannot "
+                "be expressed"
+            )
+            raise UsageError(msg)
+        out["additionalProperties"] = False
+    return out
+
+
+def _refuse_recursion(schema: Mapping[str, Any]) -> None:
+    """`UsageError` when local ``$ref``s make a cycle: Anthropic takes no recursive schema."""
+    targets: dict[str, Any] = {"#": {k: v for k, v in schema.items() if k not in _DEFS}}
+    for key in _DEFS:
+        for name, sub in (schema.get(key) or {}).items():
+            targets[f"#/{key}/{name}"] = sub
+    edges = {ref: set(_refs(sub)) & targets.keys() for ref, sub in targets.items()}
+    while leaves := [ref for ref, out in edges.items() if not out & edges.keys()]:
+        for ref in leaves:
+            del edges[ref]
+    if edges:
+        msg = f"Anthropic structured outputs cannot express a recursive schema (`{min(edges)}`)"
+        raise UsageError(msg)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, Mapping):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
 
 
 def _finish_reason(reason: Any) -> str | None:

@@ -40,6 +40,13 @@ as an event inside a 200 stream): 408/409/429/5xx are retryable. ``RetryInfo.ret
 ``details`` (``"30s"``) is the retry delay when no ``Retry-After`` header gives one. A 400 whose
 ``ErrorInfo`` reason is ``API_KEY_INVALID`` is `AuthFailed`, not retried. A stream that ends
 without a finish reason was cut short and raises `UnexpectedResponse`.
+
+Structured output (`Gemini.structured_output`, the path extraction takes): ``responseMimeType:
+"application/json"`` with the schema as given in ``responseJsonSchema``, both as options that
+`_gemini_request` puts in ``generationConfig`` (flat, so they sit beside a ``generationConfig``
+the options give, and one set twice is refused). Gemini reads the subset of JSON Schema it
+supports and ignores the rest; llmframe validates every answer against the whole schema. The
+JSON comes back as the answer's text.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ from llmframe.providers.base import (
     PartDelta,
     ReasoningDelta,
     SseEvent,
+    StructuredOutput,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -132,6 +140,11 @@ class Gemini:
     def stream_parser(self) -> GeminiStream:
         """A parser for one ``streamGenerateContent`` response."""
         return GeminiStream(self)
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """JSON answers (``responseMimeType``) fitting ``responseJsonSchema``; no name is sent."""
+        options = {"responseMimeType": "application/json", "responseJsonSchema": dict(schema)}
+        return StructuredOutput(options=options)
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """The status decides (`_http`), but for ``API_KEY_INVALID`` and ``RetryInfo``."""

@@ -25,6 +25,10 @@ has no status, so it is taken as a 500 (a stream that broke server-side is usual
 raised as a `ProviderHTTPError` carrying that verdict. A stream that ends before its ``done`` line
 was cut short and raises `UnexpectedResponse`; a line after ``done``, or junk, raises it too, with
 that one line's text.
+
+Structured output (`Ollama.structured_output`, the path extraction takes): the top-level
+``format`` field holding the JSON schema as given, which Ollama turns into a grammar that
+constrains decoding. The JSON comes back as the answer's text.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from llmframe.providers.base import (
     PartDelta,
     ReasoningDelta,
     SseEvent,
+    StructuredOutput,
     TextDelta,
     ToolCallDelta,
     Usage,
@@ -93,6 +98,10 @@ class Ollama:
     def stream_parser(self) -> OllamaStream:
         """A parser for one NDJSON stream."""
         return OllamaStream(self)
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """``format`` set to `schema`, as given; no name is sent."""
+        return StructuredOutput(options={"format": dict(schema)})
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not; the message from ``{"error": ...}``."""

@@ -31,6 +31,13 @@ else inferred from its ``type``/``code`` words (``rate_limit_exceeded`` -> 429,
 transient. The raised `ProviderHTTPError` subclass carries the verdict; on a retry the runner
 discards the partial deltas. A stream that ends with neither ``[DONE]`` nor a finish reason was
 cut short and raises `UnexpectedResponse`; junk raises it with that one event's text.
+
+Structured output (`OpenAIChat.structured_output`, the path extraction takes): ``response_format``
+``json_schema`` with the schema rewritten by `openai_strict` and ``strict: true``, named, and
+described by the schema's root ``description`` when it has one. A schema strict mode cannot
+express (``allOf``, ``not``, ``if``/``then``/``else``...) goes as given with ``strict: false``,
+so the model is guided rather than constrained; llmframe validates every answer against the
+original schema either way. The JSON comes back as the answer's text.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from typing import Any
 
 from llmframe import _json
 from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
+from llmframe.extract.strict import openai_strict
 from llmframe.parts.types import Message
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
@@ -55,12 +63,13 @@ from llmframe.providers.base import (
     ReasoningDelta,
     RefusalDelta,
     SseEvent,
+    StructuredOutput,
     TextDelta,
     ToolCallDelta,
     Usage,
 )
 
-__all__ = ["OpenAIChat", "OpenAIChatStream"]
+__all__ = ["OpenAIChat", "OpenAIChatStream", "json_schema_format"]
 
 _NAME = "openai"
 _RESERVED = {
@@ -136,6 +145,11 @@ class OpenAIChat:
     def stream_parser(self) -> OpenAIChatStream:
         """A parser for one ``chat.completion.chunk`` stream."""
         return OpenAIChatStream(self)
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """``response_format`` ``json_schema``: strict when strict mode can express `schema`."""
+        response_format = {"type": "json_schema", "json_schema": json_schema_format(schema, name)}
+        return StructuredOutput(options={"response_format": response_format})
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
@@ -221,6 +235,24 @@ class OpenAIChatStream:
         if delta is None:
             return "chunk", []
         return "chunk", _deltas(_require(choice, "delta", Mapping, "choice"), "delta")
+
+
+def json_schema_format(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """OpenAI's ``json_schema`` format fields (``name``, ``schema``, ``strict``, ``description``).
+
+    The schema is rewritten by `openai_strict` with ``strict: true``, or, when strict mode cannot
+    express it, sent as given with ``strict: false``. Chat Completions nests these under
+    ``response_format.json_schema``; the Responses API puts them in ``text.format``.
+    """
+    given = dict(schema)
+    try:
+        fields: dict[str, Any] = {"name": name, "schema": openai_strict(given), "strict": True}
+    except UsageError:
+        fields = {"name": name, "schema": given, "strict": False}
+    description = given.get("description")
+    if isinstance(description, str) and description:
+        fields["description"] = description
+    return fields
 
 
 def _check_options(options: Mapping[str, Any]) -> None:

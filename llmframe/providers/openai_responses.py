@@ -38,6 +38,12 @@ ignored: the finished image arrives whole in ``output_item.done`` and again in
 raises. ``response.failed`` and ``error`` events raise the classified error, as does an error in
 a 200 body: statuses and retry rules are Chat Completions' (same envelope), so a 429 for
 ``insufficient_quota`` is not retried.
+
+Structured output (`OpenAIResponses.structured_output`, the path extraction takes):
+``text.format`` ``json_schema`` with the same fields as Chat Completions' (`json_schema_format`):
+the schema rewritten by `openai_strict` with ``strict: true``, or, when strict mode cannot express
+it, as given with ``strict: false``; llmframe validates every answer against the original schema
+either way. The JSON comes back as the answer's text.
 """
 
 from __future__ import annotations
@@ -72,9 +78,11 @@ from llmframe.providers.base import (
     ReasoningDelta,
     RefusalDelta,
     SseEvent,
+    StructuredOutput,
     TextDelta,
     ToolCallDelta,
 )
+from llmframe.providers.openai import json_schema_format
 
 __all__ = ["OpenAIResponses", "OpenAIResponsesStream"]
 
@@ -128,6 +136,11 @@ class OpenAIResponses:
     def stream_parser(self) -> OpenAIResponsesStream:
         """A parser for one Responses event stream."""
         return OpenAIResponsesStream()
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """``text.format`` ``json_schema``: strict when strict mode can express `schema`."""
+        text_format = {"type": "json_schema", **json_schema_format(schema, name)}
+        return StructuredOutput(options={"text": {"format": text_format}})
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
