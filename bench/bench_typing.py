@@ -1,4 +1,4 @@
-"""Benchmark: typing extracted JSON instances into Arrow columns (`llmframe.extract.arrow`).
+"""Benchmark: typing extracted JSON instances into Arrow columns (`llmframe.extraction.arrow`).
 
 Times `to_columns` on generated instances of a realistic extraction schema and, in the same run,
 a naive baseline (`pa.Table.from_pylist` on the same dicts, which infers types and builds no
@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from llmframe.extract.arrow import to_columns
+from llmframe.extraction.arrow import to_columns
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -1,13 +1,24 @@
 """llmframe: LLM conversations as tabular datasets.
 
 Messages and response parts are Arrow rows (`llmframe.schema`); `run` sends a table of
-conversations to models and returns a `Run` to query with SQL or DataFrames. The CLI is a thin
+conversations to models and returns a `Run` to query with SQL or DataFrames; `extract` turns a
+column of documents into typed columns that fit a schema. The CLI is a thin
 shell over these functions.
 """
 
 __version__ = "0.1.0"
 
-from llmframe.api import arun, convert, open, read_prompts, run, validate
+from llmframe.api import (
+    aextract,
+    arun,
+    convert,
+    extract,
+    open,
+    read_prompts,
+    run,
+    to_models,
+    validate,
+)
 from llmframe.errors import InputError, LlmframeError, ProviderError, StoreError, UsageError
 from llmframe.parts import (
     AudioPart,
@@ -44,14 +55,17 @@ __all__ = [
     "UsageError",
     "VideoPart",
     "__version__",
+    "aextract",
     "arun",
     "assistant",
     "convert",
+    "extract",
     "image",
     "open",
     "read_prompts",
     "run",
     "system",
+    "to_models",
     "tool_result",
     "user",
     "validate",

@@ -24,6 +24,7 @@ import pyarrow as pa
 from llmframe import __version__
 from llmframe._preflight import check_media_support
 from llmframe.errors import UsageError
+from llmframe.extraction.contract import OutputSchema, ask_for_json
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
 from llmframe.io.followup import append_user_message, is_run_directory, run_conversations
@@ -100,6 +101,8 @@ class RunRequest:
     """Extra request headers (``--header K=V``); never written to the run."""
     follow_up: str | None = None
     """A user message appended to every conversation (the next turn of a previous run)."""
+    output: OutputSchema | None = None
+    """A JSON Schema every answer must satisfy (validated, repaired, else status `invalid`)."""
 
 
 def _fingerprint(table: pa.Table) -> str:
@@ -164,10 +167,17 @@ def prepare(request: RunRequest) -> Prepared:
         prompts = append_user_message(prompts, request.follow_up)
     row_targets = _row_targets(request, prompts, len(targets))
     check_media_support(prompts, targets, row_targets, file=source.path)
+    if request.output is not None:
+        for target in [*targets, *row_targets.values()]:
+            asking = ask_for_json(get_provider(target.endpoint.wire), request.output)
+            asking.apply([], request.model_options)  # options the schema sets are refused
     media_root = Path(request.read.media_root or default_root).resolve()
     fingerprint = _fingerprint(prompts)
     name = Path(source.path).name
-    out = request.out or default_run_dir(name, fingerprint, request.model_options)
+    hashed = dict(request.model_options)
+    if request.output is not None:  # another schema is another run
+        hashed["__schema__"] = request.output.schema
+    out = request.out or default_run_dir(name, fingerprint, hashed)
     return Prepared(targets, row_targets, prompts, media_root, fingerprint, out)
 
 
@@ -194,6 +204,7 @@ def open_store(request: RunRequest, prepared: Prepared) -> RunStore:
         options=dict(request.model_options),
         input_fingerprint=prepared.fingerprint,
         media_root=str(prepared.media_root),
+        schema=dict(request.output.schema) if request.output is not None else None,
         llmframe_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -217,6 +228,7 @@ async def launch(
             options=request.options,
             media_root=prepared.media_root,
             progress=progress,
+            output=request.output,
         )
         if handle_signals:
             _on_interrupt(runner)
@@ -268,12 +280,10 @@ def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
         targets = [prepared.row_targets[row_model]] if row_model else prepared.targets
         for target in targets:
             provider = get_provider(target.endpoint.wire)
-            call = provider.build_call(
-                target.model,
-                inline_media(messages, media),
-                request.model_options,
-                stream=request.options.stream,
-            )
+            sent, options = inline_media(messages, media), request.model_options
+            if request.output is not None:
+                sent, options = ask_for_json(provider, request.output).apply(sent, options)
+            call = provider.build_call(target.model, sent, options, stream=request.options.stream)
             body = _shorten(dict(call.body or {}))
             url = target.base_url + call.path
             bodies.append({"prompt_id": prompt_id, "model": target.label, "url": url, "body": body})
@@ -293,6 +303,8 @@ def run_from_cli(request: RunRequest, *, progress: bool) -> RunSummary:
 def describe(summary: RunSummary) -> str:
     """The final lines a run prints."""
     counts = f"{summary.ok} ok, {summary.errors} errors"
+    if summary.invalid or summary.repairs:
+        counts += f", {summary.invalid} invalid ({summary.repairs} repair turns)"
     if summary.skipped:
         counts += f", {summary.skipped} already done"
     lines = [

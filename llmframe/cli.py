@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -130,13 +131,106 @@ def validate(
 Opt = Optional  # typer reads annotations at runtime; `X | None` fails there on Python 3.10
 
 
+ModelOpt = Annotated[
+    Opt[list[str]],
+    typer.Option("--model", "-m", help="provider/model, or `echo`; repeat to fan out."),
+]
+BaseUrlOpt = Annotated[
+    Opt[str], typer.Option(help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1.")
+]
+ApiKeyEnvOpt = Annotated[Opt[str], typer.Option(help="Environment variable holding the API key.")]
+OptionOpt = Annotated[
+    Opt[list[str]],
+    typer.Option("--option", "-o", help="Model option key=value (JSON values parsed)."),
+]
+HeaderOpt = Annotated[
+    Opt[list[str]],
+    typer.Option("--header", "-H", help="Extra request header Name=value (never stored)."),
+]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Requests in flight at once.")]
+RpmOpt = Annotated[Opt[float], typer.Option(help="Requests per minute at most.")]
+TpmOpt = Annotated[Opt[float], typer.Option(help="Tokens per minute at most.")]
+MaxRetriesOpt = Annotated[int, typer.Option(help="Retries per request.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds per attempt.")]
+NoStreamOpt = Annotated[bool, typer.Option("--no-stream", help="Ask for whole bodies.")]
+LimitOpt = Annotated[Opt[int], typer.Option(help="Only the first N prompts.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Check and print the first requests; send nothing.")
+]
+RetryErrorsOpt = Annotated[bool, typer.Option("--retry-errors", help="Send the error rows again.")]
+RetryWaitOpt = Annotated[
+    float, typer.Option(help="Seconds before the first retry; doubles each time (jittered).")
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """The options `run` and `extract` share: models, endpoint and how to send."""
+
+    models: list[str]
+    base_url: str | None
+    api_key_env: str | None
+    options: list[str]
+    headers: list[str]
+    concurrency: int
+    rpm: float | None
+    tpm: float | None
+    max_retries: int
+    timeout: float
+    no_stream: bool
+    limit: int | None
+    retry_errors: bool
+    retry_wait: float
+
+    def request(self, source: Path, out: Path | None, read: Any, **more: Any) -> Any:
+        """The `RunRequest` for these options."""
+        from llmframe import _launch
+        from llmframe.runner import RunOptions
+
+        return _launch.RunRequest(
+            source=source,
+            models=self.models,
+            out=out,
+            read=read,
+            model_options=dict(_launch.parse_option(o) for o in self.options),
+            options=RunOptions(
+                concurrency=self.concurrency,
+                rpm=self.rpm,
+                tpm=self.tpm,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+                stream=not self.no_stream,
+                limit=self.limit,
+                retry_errors=self.retry_errors,
+                backoff_base=self.retry_wait,
+            ),
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            headers=dict(_launch.parse_header(h) for h in self.headers),
+            **more,
+        )
+
+
+def _send(request: Any, *, dry_run: bool, quiet: bool) -> Any:
+    """Print the first requests (`dry_run`), or run with a progress bar; None after a dry run."""
+    from llmframe import _launch
+
+    if dry_run:
+        for body in _launch.dry_run(request):
+            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        return None
+    summary = _launch.run_from_cli(request, progress=not quiet and sys.stderr.isatty())
+    typer.echo(_launch.describe(summary), err=True)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    return summary
+
+
 @app.command()
 def run(
     source: RunInputArg,
-    model: Annotated[
-        Opt[list[str]],
-        typer.Option("--model", "-m", help="provider/model, or `echo`; repeat to fan out."),
-    ] = None,
+    model: ModelOpt = None,
     out: Annotated[
         Opt[Path],
         typer.Option(help="Run directory (default: llmframe-runs/<input>-<hash>); reruns resume."),
@@ -145,80 +239,136 @@ def run(
     system: SystemOpt = None,
     id_column: IdColumnOpt = None,
     media_root: MediaRootOpt = None,
-    base_url: Annotated[
-        Opt[str], typer.Option(help="Endpoint base URL, e.g. http://127.0.0.1:8000/v1.")
-    ] = None,
-    api_key_env: Annotated[
-        Opt[str], typer.Option(help="Environment variable holding the API key.")
-    ] = None,
-    option: Annotated[
-        Opt[list[str]],
-        typer.Option("--option", "-o", help="Model option key=value (JSON values parsed)."),
-    ] = None,
-    header: Annotated[
-        Opt[list[str]],
-        typer.Option("--header", "-H", help="Extra request header Name=value (never stored)."),
-    ] = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    option: OptionOpt = None,
+    header: HeaderOpt = None,
     follow_up: Annotated[
         Opt[str],
         typer.Option(help="Append this user message to every conversation (INPUT may be a run)."),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 16,
-    rpm: Annotated[Opt[float], typer.Option(help="Requests per minute at most.")] = None,
-    tpm: Annotated[Opt[float], typer.Option(help="Tokens per minute at most.")] = None,
-    max_retries: Annotated[int, typer.Option(help="Retries per request.")] = 6,
-    timeout: Annotated[float, typer.Option(help="Seconds per attempt.")] = 300.0,
-    no_stream: Annotated[bool, typer.Option("--no-stream", help="Ask for whole bodies.")] = False,
-    limit: Annotated[Opt[int], typer.Option(help="Only the first N prompts.")] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and print the first requests; send nothing.")
-    ] = False,
-    retry_errors: Annotated[
-        bool, typer.Option("--retry-errors", help="Send the error rows again.")
-    ] = False,
-    retry_wait: Annotated[
-        float, typer.Option(help="Seconds before the first retry; doubles each time (jittered).")
-    ] = 1.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    concurrency: ConcurrencyOpt = 16,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    max_retries: MaxRetriesOpt = 6,
+    timeout: TimeoutOpt = 300.0,
+    no_stream: NoStreamOpt = False,
+    limit: LimitOpt = None,
+    dry_run: DryRunOpt = False,
+    retry_errors: RetryErrorsOpt = False,
+    retry_wait: RetryWaitOpt = 1.0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run every prompt through every model; write responses and parts into a run directory."""
-    from llmframe import _launch
     from llmframe.io import ReadOptions
-    from llmframe.runner import RunOptions
 
-    request = _launch.RunRequest(
-        source=source,
-        models=model or [],
-        out=out,
-        read=ReadOptions(
-            template=template, system=system, id_column=id_column, media_root=media_root
+    engine = _Engine(
+        model or [], base_url, api_key_env, option or [], header or [], concurrency, rpm, tpm,
+        max_retries, timeout, no_stream, limit, retry_errors, retry_wait,
+    )  # fmt: skip
+    read = ReadOptions(template=template, system=system, id_column=id_column, media_root=media_root)
+    request = engine.request(source, out, read, follow_up=follow_up)
+    summary = _send(request, dry_run=dry_run, quiet=quiet)
+    if summary is not None and (summary.errors or summary.earlier_errors):
+        raise typer.Exit(1)
+
+
+@app.command()
+def extract(
+    source: Annotated[
+        Opt[Path],
+        typer.Argument(metavar="INPUT", help="Input file: Parquet, CSV, JSON Lines or JSON."),
+    ] = None,
+    schema_spec: Annotated[
+        Opt[str],
+        typer.Option(
+            "--schema",
+            help='Field DSL ("name, age int, tags list[str]"), JSON Schema (.json file or inline)'
+            " or a pydantic model package.module:Class.",
         ),
-        model_options=dict(_launch.parse_option(o) for o in option or ()),
-        options=RunOptions(
-            concurrency=concurrency,
-            rpm=rpm,
-            tpm=tpm,
-            max_retries=max_retries,
-            timeout=timeout,
-            stream=not no_stream,
-            limit=limit,
-            retry_errors=retry_errors,
-            backoff_base=retry_wait,
-        ),
-        base_url=base_url,
-        api_key_env=api_key_env,
-        headers=dict(_launch.parse_header(h) for h in header or ()),
-        follow_up=follow_up,
-    )
-    if dry_run:
-        for body in _launch.dry_run(request):
-            typer.echo(json.dumps(body, indent=2, ensure_ascii=False))
+    ] = None,
+    column: Annotated[
+        Opt[str], typer.Option(help="Column holding each row's text (kept in the output).")
+    ] = None,
+    template: TemplateOpt = None,
+    model: ModelOpt = None,
+    out: Annotated[
+        Opt[Path], typer.Option(help="Output Parquet file: your columns plus one per field.")
+    ] = None,
+    multi: Annotated[
+        bool, typer.Option("--multi", help="The schema is one item; each row may give many.")
+    ] = False,
+    repair: Annotated[
+        int, typer.Option(help="Repair turns for an invalid answer (the error is sent back).")
+    ] = 1,
+    instructions: Annotated[
+        Opt[str], typer.Option(help="System prompt (default: extract what the schema describes).")
+    ] = None,
+    print_schema: Annotated[
+        bool, typer.Option("--print-schema", help="Print the JSON Schema meant, then exit.")
+    ] = False,
+    run_dir: Annotated[
+        Opt[Path], typer.Option(help="Run directory (default: OUT with .run); reruns resume.")
+    ] = None,
+    id_column: IdColumnOpt = None,
+    media_root: MediaRootOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
+    option: OptionOpt = None,
+    header: HeaderOpt = None,
+    concurrency: ConcurrencyOpt = 16,
+    rpm: RpmOpt = None,
+    tpm: TpmOpt = None,
+    max_retries: MaxRetriesOpt = 6,
+    timeout: TimeoutOpt = 300.0,
+    no_stream: NoStreamOpt = False,
+    limit: LimitOpt = None,
+    dry_run: DryRunOpt = False,
+    retry_errors: RetryErrorsOpt = False,
+    retry_wait: RetryWaitOpt = 1.0,
+    quiet: QuietOpt = False,
+) -> None:
+    """Extract typed columns from each row's text: validated JSON that fits a schema."""
+    from llmframe.extraction.job import Extraction, check_out, default_run_dir, write_output
+    from llmframe.io import ReadOptions
+
+    if schema_spec is None:
+        msg = "give the fields to extract"
+        raise typer.BadParameter(msg, param_hint="--schema")
+    extraction = Extraction.load(schema_spec, multi=multi, repair=repair)
+    if print_schema:
+        typer.echo(json.dumps(extraction.output().schema, indent=2, ensure_ascii=False))
         return
-    summary = _launch.run_from_cli(request, progress=not quiet and sys.stderr.isatty())
-    typer.echo(_launch.describe(summary), err=True)
-    if summary.interrupted:
-        raise typer.Exit(130)
-    if summary.errors or summary.earlier_errors:
+    if source is None:
+        msg = "give the input file"
+        raise typer.BadParameter(msg, param_hint="INPUT")
+    if out is None and not dry_run:
+        msg = "give the output Parquet file"
+        raise typer.BadParameter(msg, param_hint="--out")
+    if out is not None:
+        check_out(out)
+    engine = _Engine(
+        model or [], base_url, api_key_env, option or [], header or [], concurrency, rpm, tpm,
+        max_retries, timeout, no_stream, limit, retry_errors, retry_wait,
+    )  # fmt: skip
+    read = ReadOptions(
+        template=template,
+        column=column,
+        system=instructions or extraction.instructions,
+        id_column=id_column,
+        media_root=media_root,
+    )
+    where = run_dir or (default_run_dir(out) if out is not None else None)
+    request = engine.request(source, where, read, output=extraction.output())
+    summary = _send(request, dry_run=dry_run, quiet=quiet)
+    if summary is None or out is None:
+        return
+    table = extraction.table(summary.path, request.models)
+    write_output(table, out)
+    statuses = table.column("_status").to_pylist()
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "invalid", "error"))
+    typer.echo(f"wrote {out}: {len(statuses)} rows ({counts})", err=True)
+    if set(statuses) - {"ok"}:
         raise typer.Exit(1)
 
 

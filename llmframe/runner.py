@@ -27,11 +27,13 @@ from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
 from llmframe._ratelimit import RateLimits
 from llmframe.errors import LlmframeError
+from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
+from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
 from llmframe.io.media import MediaRoot, inline_media
 from llmframe.parts.arrow import messages_from_arrow
-from llmframe.parts.types import MediaPart, Message
+from llmframe.parts.types import JsonPart, MediaPart, Message, Part, TextPart
 from llmframe.providers import get_provider
-from llmframe.providers.base import Completion, ErrorVerdict, Provider
+from llmframe.providers.base import ErrorVerdict, HttpCall, Provider
 from llmframe.providers.endpoints import ModelTarget
 from llmframe.store import RunStore
 
@@ -67,7 +69,11 @@ class RunSummary:
     skipped: int = 0
     ok: int = 0
     errors: int = 0
+    invalid: int = 0
+    """Answers still not valid against the output schema after their repair turns."""
     retries: int = 0
+    repairs: int = 0
+    """Repair turns sent (an answer that failed validation, sent back with the error)."""
     input_tokens: int = 0
     output_tokens: int = 0
     earlier_errors: int = 0
@@ -137,6 +143,50 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _add(total: int | None, more: int | None) -> int | None:
+    return more if total is None else total + (more or 0)
+
+
+@dataclass
+class _Turns:
+    """One response in the making: its row, and the exchanges (the ask and any repairs)."""
+
+    row: dict[str, Any]
+    result: AttemptResult | None = None
+    failure: AttemptFailed | None = None
+    verdict: Verdict | None = None
+    attempts: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+
+    def add(
+        self, result: AttemptResult | None, failure: AttemptFailed | None, attempts: int
+    ) -> None:
+        """Count one exchange: tokens and latency add up over the turns, the last one answers."""
+        self.attempts += attempts
+        self.result, self.failure = result, failure
+        if result is None:
+            return
+        usage = result.completion.usage
+        self.latency_ms += result.latency_ms
+        if self.ttft_ms is None:
+            self.ttft_ms = result.ttft_ms
+        self.input_tokens = _add(self.input_tokens, usage.input_tokens)
+        self.output_tokens = _add(self.output_tokens, usage.output_tokens)
+        self.reasoning_tokens = _add(self.reasoning_tokens, usage.reasoning_tokens)
+        self.cached_tokens = _add(self.cached_tokens, usage.cached_tokens)
+
+
+def _with_json(parts: Sequence[Part], value: Any) -> list[Part]:
+    """A valid structured answer: its text replaced by one ``json`` part holding the value."""
+    kept = [p for p in parts if not isinstance(p, (TextPart, JsonPart))]
+    return [*kept, JsonPart(value=value)]
+
+
 class Runner:
     """Runs every pending (prompt, model) of a run directory to completion."""
 
@@ -150,6 +200,7 @@ class Runner:
         options: RunOptions,
         media_root: Path | None,
         progress: Progress | None = None,
+        output: OutputSchema | None = None,
     ) -> None:
         self.store = store
         self.targets = list(targets)
@@ -163,6 +214,9 @@ class Runner:
         self._stopping = asyncio.Event()
         self._in_flight = 0
         self._providers: dict[str, Provider] = {}
+        self.output = output
+        self._checker = AnswerChecker(output.schema) if output is not None else None
+        self._json_requests: dict[str, JsonRequest] = {}
 
     def stop(self) -> None:
         """Stop sending new requests; those in flight finish (the caller may cancel them)."""
@@ -241,107 +295,144 @@ class Runner:
         )
         return random.uniform(ceiling / 2, ceiling)
 
-    async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
-        provider = self._provider(job.target)
-        started_at = _now()
-        row: dict[str, Any] = {
-            "response_id": uuid.uuid4().hex,
-            "prompt_id": job.prompt_id,
-            "model": job.target.label,
-            "provider": job.target.endpoint.name,
-            "started_at": started_at,
-            "options": _json.dumps(dict(job.options)) if job.options else None,
-        }
-        result: AttemptResult | None = None
-        failure: AttemptFailed | None = None
+    def _json_request(self, provider: Provider) -> JsonRequest | None:
+        """How to ask `provider` for JSON when the run has an output schema (cached per wire)."""
+        if self.output is None:
+            return None
+        if provider.api not in self._json_requests:
+            self._json_requests[provider.api] = ask_for_json(provider, self.output)
+        return self._json_requests[provider.api]
+
+    async def _exchange(
+        self, client: httpx.AsyncClient, job: Job, provider: Provider, call: HttpCall
+    ) -> tuple[AttemptResult | None, AttemptFailed | None, int]:
+        """One request, retried while retryable: the result or the last failure, and attempts."""
+        estimate = _estimate_tokens(job.messages, job.options)
         attempts = 0
+        while True:
+            attempts += 1
+            await self.limits.acquire(estimate)
+            self._in_flight += 1
+            result: AttemptResult | None = None
+            try:
+                result = await attempt(
+                    client, job.target, provider, call, timeout=self.options.timeout
+                )
+                failure = None
+            except AttemptFailed as exc:
+                failure = exc
+            finally:
+                self._in_flight -= 1
+            headers = result.headers if result is not None else failure.headers if failure else {}
+            # A provider with its own rate-limit headers (Anthropic) translates them into the
+            # x-ratelimit-* words the budgets read; optional, so plugins need not.
+            translate = getattr(provider, "rate_limit_headers", None)
+            if translate is not None:
+                headers = {**headers, **translate(headers)}
+            self.limits.observe(headers, in_flight=self._in_flight)
+            if result is not None:
+                usage = result.completion.usage
+                actual = None
+                if usage.input_tokens is not None or usage.output_tokens is not None:
+                    actual = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+                self.limits.settle(estimate, actual)
+                return result, None, attempts
+            assert failure is not None
+            if not failure.verdict.retryable or attempts > self.options.max_retries:
+                return None, failure, attempts
+            self.summary.retries += 1
+            self.progress.update(self.summary)
+            await asyncio.sleep(self._backoff(attempts, failure.verdict))
+
+    async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
+        """Ask, and with an output schema check the answer and ask for repairs (`_Turns`)."""
+        provider = self._provider(job.target)
+        turns = _Turns(
+            {
+                "response_id": uuid.uuid4().hex,
+                "prompt_id": job.prompt_id,
+                "model": job.target.label,
+                "provider": job.target.endpoint.name,
+                "started_at": _now(),
+                "options": _json.dumps(dict(job.options)) if job.options else None,
+            }
+        )
+        asking = self._json_request(provider)
+        options: Mapping[str, Any] = job.options
         try:
             messages = inline_media(job.messages, self.media)
-            call = provider.build_call(
-                job.target.model, messages, job.options, stream=self.options.stream
-            )
+            if asking is not None:
+                messages, options = asking.apply(messages, job.options)
         except LlmframeError as exc:
-            failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
-            call = None
-        if call is not None:
-            row["request_fingerprint"] = _fingerprint(call.body)
-            estimate = _estimate_tokens(job.messages, job.options)
-            while True:
-                attempts += 1
-                await self.limits.acquire(estimate)
-                self._in_flight += 1
-                try:
-                    result = await attempt(
-                        client, job.target, provider, call, timeout=self.options.timeout
-                    )
-                    failure = None
-                except AttemptFailed as exc:
-                    failure = exc
-                finally:
-                    self._in_flight -= 1
-                headers = (
-                    result.headers if result is not None else failure.headers if failure else {}
+            turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
+            self._record(turns)
+            return
+        repairs = self.output.repair if self.output is not None else 0
+        for turn in range(repairs + 1):
+            try:
+                call = provider.build_call(
+                    job.target.model, messages, options, stream=self.options.stream
                 )
-                # A provider with its own rate-limit headers (Anthropic) translates them into
-                # the x-ratelimit-* words the budgets read; optional, so plugins need not.
-                translate = getattr(provider, "rate_limit_headers", None)
-                if translate is not None:
-                    headers = {**headers, **translate(headers)}
-                self.limits.observe(headers, in_flight=self._in_flight)
-                if result is not None:
-                    usage = result.completion.usage
-                    actual = None
-                    if usage.input_tokens is not None or usage.output_tokens is not None:
-                        actual = (usage.input_tokens or 0) + (usage.output_tokens or 0)
-                    self.limits.settle(estimate, actual)
-                    break
-                assert failure is not None
-                if not failure.verdict.retryable or attempts > self.options.max_retries:
-                    break
-                self.summary.retries += 1
-                self.progress.update(self.summary)
-                await asyncio.sleep(self._backoff(attempts, failure.verdict))
-        self._record(row, attempts, result, failure)
+            except LlmframeError as exc:
+                turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
+                break
+            turns.row.setdefault("request_fingerprint", _fingerprint(call.body))
+            result, failure, attempts = await self._exchange(client, job, provider, call)
+            turns.add(result, failure, attempts)
+            if result is None or self._checker is None:
+                break
+            verdict = self._checker.check(result.completion.parts)
+            turns.verdict = verdict
+            if verdict.ok or turn == repairs:
+                break
+            self.summary.repairs += 1
+            answer = Message(role="assistant", parts=list(result.completion.parts))
+            again = Message(role="user", parts=[TextPart(text=repair_message(verdict.error or ""))])
+            messages = [*messages, answer, again]
+        self._record(turns)
 
-    def _record(
-        self,
-        row: dict[str, Any],
-        attempts: int,
-        result: AttemptResult | None,
-        failure: AttemptFailed | None,
-    ) -> None:
+    def _record(self, turns: _Turns) -> None:
+        row = turns.row
         row["finished_at"] = _now()
-        row["attempts"] = attempts
-        completion: Completion | None = result.completion if result else None
-        if result is not None and completion is not None:
-            usage = completion.usage
+        row["attempts"] = turns.attempts
+        result, failure, verdict = turns.result, turns.failure, turns.verdict
+        if result is not None:
+            completion = result.completion
             row.update(
                 status="ok",
                 http_status=result.http_status,
-                latency_ms=result.latency_ms,
-                ttft_ms=result.ttft_ms,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cached_tokens=usage.cached_tokens,
+                latency_ms=turns.latency_ms,
+                ttft_ms=turns.ttft_ms,
+                input_tokens=turns.input_tokens,
+                output_tokens=turns.output_tokens,
+                reasoning_tokens=turns.reasoning_tokens,
+                cached_tokens=turns.cached_tokens,
                 finish_reason=completion.finish_reason,
             )
-            self.summary.ok += 1
-            self.summary.input_tokens += usage.input_tokens or 0
-            self.summary.output_tokens += usage.output_tokens or 0
+            self.summary.input_tokens += turns.input_tokens or 0
+            self.summary.output_tokens += turns.output_tokens or 0
             parts = list(completion.parts)
+            if verdict is not None and not verdict.ok:
+                row.update(
+                    status="invalid", error_type="InvalidAnswer", error_message=verdict.error
+                )
+                self.summary.invalid += 1
+            else:
+                self.summary.ok += 1
+                if verdict is not None:
+                    parts = _with_json(parts, verdict.value)
         else:
             assert failure is not None
-            verdict = failure.verdict
+            verdict_ = failure.verdict
             row.update(
                 status="error",
-                error_type=verdict.error_type,
-                error_message=verdict.message,
+                error_type=verdict_.error_type,
+                error_message=verdict_.message,
                 http_status=failure.http_status,
             )
             self.summary.errors += 1
-            self.summary.errors_by_type[verdict.error_type] = (
-                self.summary.errors_by_type.get(verdict.error_type, 0) + 1
+            self.summary.errors_by_type[verdict_.error_type] = (
+                self.summary.errors_by_type.get(verdict_.error_type, 0) + 1
             )
             parts = []
         self.store.record(row, parts)

@@ -12,6 +12,7 @@ streamed or whole. A test steers it through methods, never the environment:
 - ``faults(rate, seed=..., kinds=...)``: otherwise, each request fails with probability `rate`,
   with a kind drawn from `kinds`; the draw is a hash of (seed, prompt, attempt at that prompt),
   so each prompt's fate is the same whatever order concurrent requests arrive in.
+- ``plan(Fault("reply", content=...))`` answers normally but with that text as the content.
 - ``latency_ms``: the default latency of an answer (a body's ``latency_ms`` wins), spread as echo
   spreads it; ``rate_limits``: the ``x-ratelimit-*`` headers on every HTTP response.
 - ``requests``, ``authorization``, ``count``, ``count_for``, ``max_in_window``,
@@ -66,6 +67,7 @@ FaultKind = Literal[
     "truncated",  # `after_chunks` chunks, then a clean end: no finish chunk, no [DONE]
     "malformed",  # an event whose data is not JSON after `after_chunks` chunks; then the rest
     "slow_first_token",  # headers at once, `delay` (default 1 s) before the first chunk
+    "reply",  # a normal answer whose content is `content` (say, JSON that breaks a schema)
 ]
 
 _LOOPBACK = "127.0.0.1"
@@ -106,6 +108,8 @@ class Fault:
     """For ``stall``, ``cut``, ``truncated``, ``malformed``: chunks sent before the fault."""
     headers: Mapping[str, str] = field(default_factory=dict)
     """Extra response headers (say, ``retry-after`` on a 503)."""
+    content: str = ""
+    """For ``reply``: the answer's text, in place of echo's."""
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(FaultKind):
@@ -413,6 +417,9 @@ class OpenAIServer:
                 raise EchoError(msg)
             latency = latency_seconds(body) if "latency_ms" in body else latency
             answer = echo_chunks(body) if body.get("stream") is True else echo_completion(body)
+            if kind == "reply":
+                assert fault is not None
+                answer = _with_content(answer, fault.content)
         except EchoError as exc:
             return web.json_response(error_body(str(exc)), status=400, headers=headers)
         if isinstance(answer, list):
@@ -483,6 +490,16 @@ class OpenAIServer:
         await response.write(DONE)
         await response.write_eof()
         return response
+
+
+def _with_content(answer: Any, text: str) -> Any:
+    """Echo's answer (a body or a list of chunks) with `text` as its content."""
+    if isinstance(answer, dict):
+        answer["choices"][0]["message"]["content"] = text
+        return answer
+    kept = [c for c in answer if not (c.get("choices") and c["choices"][0]["delta"].get("content"))]
+    content = {**kept[0], "choices": [{"index": 0, "delta": {"content": text}}]}
+    return [kept[0], content, *kept[1:]]
 
 
 def _first_delay(fault: Fault | None) -> float:

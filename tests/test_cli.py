@@ -24,7 +24,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 
 
 def test_commands_are_the_ones_this_stage_promises() -> None:
-    assert COMMANDS == ["convert", "models", "run", "schema", "sql", "validate"]
+    assert COMMANDS == ["convert", "extract", "models", "run", "schema", "sql", "validate"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -75,7 +75,7 @@ def test_unexpected_errors_exit_1_with_a_traceback(tmp_path: Path) -> None:
 
 
 def test_public_api_is_small_and_resolves() -> None:
-    assert len(llmframe.__all__) < 30
+    assert len(llmframe.__all__) < 35
     assert len(set(llmframe.__all__)) == len(llmframe.__all__)
     for name in llmframe.__all__:
         assert getattr(llmframe, name) is not None

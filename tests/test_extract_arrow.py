@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmframe.errors import SchemaMismatch, UsageError
-from llmframe.extract.arrow import (
+from llmframe.extraction.arrow import (
     ENUM,
     FALLBACK_KEY,
     TIMESTAMP,
@@ -22,7 +22,7 @@ from llmframe.extract.arrow import (
     from_columns,
     to_columns,
 )
-from llmframe.extract.strict import openai_strict
+from llmframe.extraction.strict import openai_strict
 from llmframe.schema import JSON
 
 # --- exact type mapping ---------------------------------------------------------------------

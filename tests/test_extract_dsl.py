@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmframe.errors import UsageError
-from llmframe.extract import SchemaDslError, load_schema, parse_dsl, schema_to_dsl
+from llmframe.extraction import SchemaDslError, load_schema, parse_dsl, schema_to_dsl
 
 
 def obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def test_a_different_run_is_refused_naming_each_difference(tmp_path: Path) -> No
         "option `temperature`: 0.2 in the run, 0.7 now",
         'base_url: absent in the run, "http://localhost:8000/v1" now',
         'media_root: "/data" in the run, "/elsewhere" now',
-        'schema: {"type":"object"} in the run, {"type":"array"} now',
+        'schema `type`: "object" in the run, "array" now',
         'tools: absent in the run, [{"name":"search"}] now',
     ]
     assert all(line in str(info.value) for line in info.value.differences)

@@ -22,7 +22,7 @@ from conformance import CONFORMANCE, Exchange, load, needs_conformance
 from replay import decode, run_stream
 
 from llmframe.errors import UsageError
-from llmframe.extract.strict import openai_strict
+from llmframe.extraction.strict import openai_strict
 from llmframe.parts.build import user
 from llmframe.parts.types import RefusalPart, TextPart
 from llmframe.providers import get_provider

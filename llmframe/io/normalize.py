@@ -1,6 +1,7 @@
 """Turn whatever table a user has into a prompts table (DESIGN.md section 1).
 
-The input shape is chosen from the columns: a ``--template`` over any columns, else a
+The input shape is chosen from the columns: a ``--column`` whose text is the user message or a
+``--template`` over any columns (both keep every column as a user column), else a
 ``messages`` column (llmframe's own schema or OpenAI chat format, told apart per message), else
 ShareGPT ``conversations``, else a ``prompt`` column with an optional ``system`` column. Every
 row is read even after a bad one, so that all problems are reported together.
@@ -39,6 +40,8 @@ class ReadOptions:
     """How to read an input table into prompts (the CLI's ``--template`` and friends)."""
 
     template: str | None = None
+    column: str | None = None
+    """A column whose text is each row's user message, kept among the user columns."""
     system: str | None = None
     id_column: str | None = None
     media_root: str | Path | None = None
@@ -103,9 +106,30 @@ def _with_system(messages: list[Message], system: str | None) -> list[Message]:
     return messages
 
 
+def _column_builder(source: Source, column: str, system_text: str | None) -> Builder:
+    """Each row's text in `column` as the user message (``--column``)."""
+    if column not in source.columns:
+        found = ", ".join(f"`{c}`" for c in source.columns)
+        msg = f"no column `{column}`; columns are: {found}"
+        raise SchemaMismatch(msg)
+    texts = source.values(column)
+    system = source.values("system") if "system" in source.columns else None
+
+    def from_column(i: int) -> list[Message]:
+        user = Message(role="user", parts=[TextPart(text=_text_value(texts[i], column))])
+        return [*_system_messages(system[i] if system else None, system_text), user]
+
+    return from_column
+
+
 def _builder(source: Source, options: ReadOptions) -> tuple[Builder, set[str]]:
     """How to build each row's conversation, and which columns that consumes."""
     columns = source.columns
+    if options.template is not None and options.column is not None:
+        msg = "give `--column` or `--template`, not both"
+        raise UsageError(msg)
+    if options.column is not None:
+        return _column_builder(source, options.column, options.system), {"system"} & set(columns)
     if options.template is not None:
         template = Template.parse(options.template)
         template.check_columns(columns)

@@ -58,7 +58,7 @@ from typing import Any
 
 from llmframe import _json
 from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
-from llmframe.extract.strict import REJECTED
+from llmframe.extraction.strict import REJECTED
 from llmframe.parts.types import Message
 from llmframe.providers import _http
 from llmframe.providers._anthropic_content import (

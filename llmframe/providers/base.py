@@ -25,6 +25,8 @@ __all__ = [
     "SseEvent",
     "StreamDecoder",
     "StreamParser",
+    "StructuredOutput",
+    "StructuredOutputs",
     "TextDelta",
     "ToolCallDelta",
     "Usage",
@@ -80,6 +82,16 @@ class ErrorVerdict:
     """Short, from the provider's error body; never holds credentials."""
     retry_after: float | None = None
     """Seconds to wait before retrying, when the provider said."""
+
+
+@dataclass(frozen=True)
+class StructuredOutput:
+    """How a provider asks for JSON that fits a schema, natively (`StructuredOutputs`)."""
+
+    options: Mapping[str, Any]
+    """Request options to merge into the user's (``response_format``, ``output_config``...)."""
+    answer: Literal["text", "tool_call"] = "text"
+    """Where the JSON comes back: the answer's text, or the arguments of a forced tool call."""
 
 
 @dataclass(frozen=True)
@@ -202,4 +214,21 @@ class Provider(Protocol):
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """How to treat an HTTP error (also applied to an error event inside a 200 stream)."""
+        ...
+
+
+class StructuredOutputs(Protocol):
+    """Optional: a provider with a native structured-output mode implements this too.
+
+    Extraction (``llmframe extract``, ``run --schema``) uses it when present; a provider without
+    it gets the schema as instructions in the prompt, and its answer is parsed tolerantly.
+    """
+
+    def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
+        """The options that make the model answer with JSON valid against `schema`.
+
+        `schema` is a JSON Schema object whose root is an object; `name` is a short identifier
+        (``[A-Za-z0-9_-]``, at most 64 characters) for APIs that want one. Raise `UsageError`
+        when the API cannot express the schema.
+        """
         ...

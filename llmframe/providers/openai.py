@@ -48,7 +48,7 @@ from typing import Any
 
 from llmframe import _json
 from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
-from llmframe.extract.strict import openai_strict
+from llmframe.extraction.strict import openai_strict
 from llmframe.parts.types import Message
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler

@@ -111,16 +111,16 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _option_differences(run: Any, now: Any, path: str) -> list[str]:
+def _option_differences(run: Any, now: Any, path: str, what: str = "option") -> list[str]:
     if isinstance(run, Mapping) and isinstance(now, Mapping):
         found = []
         for key in sorted(set(run) | set(now)):
             where = f"{path}.{key}" if path else str(key)
-            found += _option_differences(run.get(key), now.get(key), where)
+            found += _option_differences(run.get(key), now.get(key), where, what)
         return found
     if _same(run, now):
         return []
-    return [f"option `{path}`: {_short(run)} in the run, {_short(now)} now"]
+    return [f"{what} `{path}`: {_short(run)} in the run, {_short(now)} now"]
 
 
 def differences(run: Manifest, now: Manifest) -> list[str]:
@@ -136,7 +136,9 @@ def differences(run: Manifest, now: Manifest) -> list[str]:
     found += _option_differences(dict(run.options), dict(now.options), "")
     for name in ("base_url", "media_root", "schema", "tools"):
         before, after = getattr(run, name), getattr(now, name)
-        if not _same(before, after):
+        if isinstance(before, Mapping) and isinstance(after, Mapping):
+            found += _option_differences(before, after, "", name)
+        elif not _same(before, after):
             found.append(f"{name}: {_short(before)} in the run, {_short(after)} now")
     return found
 

@@ -337,7 +337,8 @@ def _settle_manifest(layout: RunLayout, manifest: Manifest, prompts: pa.Table | 
                 [
                     f"`{layout.root}` holds a run made with other settings:",
                     *(f"  {line}" for line in found),
-                    "Hint: choose a new output folder, or repeat the original command.",
+                    "Hint: choose a new output folder (or run folder, `--run-dir` for "
+                    "`extract`), or repeat the original command.",
                 ]
             )
             raise RunMismatch(msg, differences=found)

@@ -2,7 +2,7 @@
 
 In order: a dict (checked against its meta-schema), a pydantic model class, inline JSON (text
 starting with ``{``), a path to a ``.json`` file, a ``package.module:ClassName`` import spec, and
-otherwise the field DSL of `llmframe.extract.dsl`.
+otherwise the field DSL of `llmframe.extraction.dsl`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from llmframe.errors import UsageError
-from llmframe.extract.dsl import parse_dsl
+from llmframe.extraction.dsl import parse_dsl
 
 __all__ = ["load_schema"]
 

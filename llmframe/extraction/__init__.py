@@ -5,7 +5,7 @@
 pydantic model or `package.module:ClassName`, field DSL) and returns a JSON Schema dict.
 """
 
-from llmframe.extract.dsl import SchemaDslError, parse_dsl, schema_to_dsl
-from llmframe.extract.load import load_schema
+from llmframe.extraction.dsl import SchemaDslError, parse_dsl, schema_to_dsl
+from llmframe.extraction.load import load_schema
 
 __all__ = ["SchemaDslError", "load_schema", "parse_dsl", "schema_to_dsl"]
