@@ -44,7 +44,11 @@ def printed(notebook: Any) -> list[list[str]]:
 
 
 def test_there_are_notebooks() -> None:
-    assert [p.name for p in PATHS] == ["01-quickstart.ipynb", "02-compare-models.ipynb"]
+    assert [p.name for p in PATHS] == [
+        "01-quickstart.ipynb",
+        "02-compare-models.ipynb",
+        "03-extraction.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
