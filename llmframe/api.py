@@ -43,9 +43,15 @@ M = TypeVar("M")
 
 
 def _options(
-    template: str | None, system: str | None, id_column: str | None, media_root: PathLike | None
+    template: str | None,
+    system: str | None,
+    id_column: str | None,
+    media_root: PathLike | None,
+    column: str | None = None,
 ) -> ReadOptions:
-    return ReadOptions(template=template, system=system, id_column=id_column, media_root=media_root)
+    return ReadOptions(
+        template=template, column=column, system=system, id_column=id_column, media_root=media_root
+    )
 
 
 def _id_source(source: Source, options: ReadOptions) -> str:
@@ -65,6 +71,7 @@ def _read(path: PathLike, options: ReadOptions) -> tuple[pa.Table, Summary]:
 def read_prompts(
     path: PathLike,
     *,
+    column: str | None = None,
     template: str | None = None,
     system: str | None = None,
     id_column: str | None = None,
@@ -72,29 +79,32 @@ def read_prompts(
 ) -> pa.Table:
     """Read any supported input file (Parquet, CSV, JSON Lines, JSON) as a prompts table.
 
-    The shape is told from the columns: `template` over any columns, else ``messages`` (our
+    The shape is told from the columns: `column` (its text is the prompt) or `template` over
+    any columns, else ``messages`` (our
     schema or OpenAI chat format), else ShareGPT ``conversations``, else ``prompt`` (with an
     optional ``system`` column, or `system` for every row). Other columns are carried through.
     """
-    return _read(path, _options(template, system, id_column, media_root))[0]
+    return _read(path, _options(template, system, id_column, media_root, column))[0]
 
 
 def validate(
     path: PathLike,
     *,
+    column: str | None = None,
     template: str | None = None,
     system: str | None = None,
     id_column: str | None = None,
     media_root: PathLike | None = None,
 ) -> Summary:
     """Read and normalise `path` without writing anything; raise listing every problem found."""
-    return _read(path, _options(template, system, id_column, media_root))[1]
+    return _read(path, _options(template, system, id_column, media_root, column))[1]
 
 
 def convert(
     source: PathLike,
     target: PathLike,
     *,
+    column: str | None = None,
     template: str | None = None,
     system: str | None = None,
     id_column: str | None = None,
@@ -105,7 +115,7 @@ def convert(
     Nothing is written unless the whole input is valid; the output appears whole or not at all.
     """
     output_format(target)
-    options = _options(template, system, id_column, media_root)
+    options = _options(template, system, id_column, media_root, column)
     table, summary = _read(source, options)
     old_root = Path(media_root) if media_root is not None else Path(source).parent
     absolute = write_prompts(table, target, media_root=old_root)
@@ -150,12 +160,12 @@ def _request(
     from llmframe.io.frames import source_from_data
     from llmframe.runner import RunOptions
 
-    read = _options(template, system, id_column, media_root)
+    read = _options(template, system, id_column, media_root, column)
     return _launch.RunRequest(
         source=source_from_data(data),
         models=[*([model] if model else []), *(models or [])],
         out=Path(out) if out is not None else None,
-        read=dataclasses.replace(read, column=column),
+        read=read,
         model_options=dict(options or {}),
         options=RunOptions(
             concurrency=concurrency,
@@ -181,6 +191,7 @@ async def arun(
     *,
     models: Sequence[str] | None = None,
     out: PathLike | None = None,
+    column: str | None = None,
     template: str | None = None,
     system: str | None = None,
     id_column: str | None = None,
@@ -225,6 +236,7 @@ def run(
     *,
     models: Sequence[str] | None = None,
     out: PathLike | None = None,
+    column: str | None = None,
     template: str | None = None,
     system: str | None = None,
     id_column: str | None = None,

@@ -37,6 +37,10 @@ TemplateOpt = Annotated[
     Optional[str],  # noqa: UP045 - typer reads the annotation at runtime on Python 3.10
     typer.Option(help='Build each prompt from columns, e.g. "Classify: {review}".'),
 ]
+ColumnOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Column whose text is each row's prompt (kept as a user column)."),
+]
 SystemOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option(help="System prompt for every row (a `system` column wins where set)."),
@@ -98,6 +102,7 @@ def convert(
             metavar="OUTPUT", help="Output: .parquet (prompts) or .jsonl (OpenAI chat)."
         ),
     ],
+    column: ColumnOpt = None,
     template: TemplateOpt = None,
     system: SystemOpt = None,
     id_column: IdColumnOpt = None,
@@ -105,7 +110,13 @@ def convert(
 ) -> None:
     """Convert an input table to a prompts Parquet file or OpenAI chat JSONL."""
     summary = api.convert(
-        source, target, template=template, system=system, id_column=id_column, media_root=media_root
+        source,
+        target,
+        column=column,
+        template=template,
+        system=system,
+        id_column=id_column,
+        media_root=media_root,
     )
     typer.echo(f"wrote {target}: {summary.rows} rows, {summary.messages} messages", err=True)
     for note in summary.notes:
@@ -115,6 +126,7 @@ def convert(
 @app.command()
 def validate(
     source: InputArg,
+    column: ColumnOpt = None,
     template: TemplateOpt = None,
     system: SystemOpt = None,
     id_column: IdColumnOpt = None,
@@ -123,7 +135,12 @@ def validate(
 ) -> None:
     """Check an input table without writing anything; list every problem found (exit 2)."""
     summary = api.validate(
-        source, template=template, system=system, id_column=id_column, media_root=media_root
+        source,
+        column=column,
+        template=template,
+        system=system,
+        id_column=id_column,
+        media_root=media_root,
     )
     typer.echo(json.dumps(summary.to_dict(), indent=2) if as_json else summary.render())
 
@@ -235,6 +252,7 @@ def run(
         Opt[Path],
         typer.Option(help="Run directory (default: llmframe-runs/<input>-<hash>); reruns resume."),
     ] = None,
+    column: ColumnOpt = None,
     template: TemplateOpt = None,
     system: SystemOpt = None,
     id_column: IdColumnOpt = None,
@@ -266,7 +284,13 @@ def run(
         model or [], base_url, api_key_env, option or [], header or [], concurrency, rpm, tpm,
         max_retries, timeout, no_stream, limit, retry_errors, retry_wait,
     )  # fmt: skip
-    read = ReadOptions(template=template, system=system, id_column=id_column, media_root=media_root)
+    read = ReadOptions(
+        template=template,
+        column=column,
+        system=system,
+        id_column=id_column,
+        media_root=media_root,
+    )
     request = engine.request(source, out, read, follow_up=follow_up)
     summary = _send(request, dry_run=dry_run, quiet=quiet)
     if summary is not None and (summary.errors or summary.earlier_errors):
@@ -287,9 +311,7 @@ def extract(
             " or a pydantic model package.module:Class.",
         ),
     ] = None,
-    column: Annotated[
-        Opt[str], typer.Option(help="Column holding each row's text (kept in the output).")
-    ] = None,
+    column: ColumnOpt = None,
     template: TemplateOpt = None,
     model: ModelOpt = None,
     out: Annotated[

@@ -444,3 +444,32 @@ def test_a_provider_without_a_native_mode_gets_instructions() -> None:
     assert isinstance(native, JsonRequest)
     assert native.instructions is None
     assert "response_format" in native.options
+
+
+def test_column_works_for_run_validate_and_convert_too(
+    capsys: pytest.CaptureFixture[str], reviews: Path, tmp_path: Path
+) -> None:
+    code, _, err = cli(
+        capsys,
+        "run",
+        str(reviews),
+        "--column",
+        "review",
+        "-m",
+        "echo",
+        "--out",
+        str(tmp_path / "r"),
+    )
+    assert code == 0, err
+    rows = sql(tmp_path / "r", "select text, stars, review from outputs").to_pylist()
+    assert [r["text"] for r in rows] == [f"echo: {r['review']}" for r in rows]
+    assert [r["stars"] for r in rows] == [5, 1, 3]
+    code, _, err = cli(capsys, "validate", str(reviews), "--column", "review")
+    assert code == 0, err
+    code, _, err = cli(capsys, "validate", str(reviews))
+    assert code == 2
+    assert "--column NAME" in err
+    target = tmp_path / "p.parquet"
+    code, _, err = cli(capsys, "convert", str(reviews), str(target), "--column", "review")
+    assert code == 0, err
+    assert llmframe.read_prompts(target).column_names == ["id", "messages", "review", "stars"]

@@ -177,9 +177,10 @@ def _builder(source: Source, options: ReadOptions) -> tuple[Builder, set[str]]:
         return from_prompt, {"prompt", "system"} & set(columns)
     found = ", ".join(f"`{c}`" for c in columns)
     msg = (
-        "no `messages`, `conversations` or `prompt` column and no `--template`; "
+        "no `messages`, `conversations` or `prompt` column and no `--column` or `--template`; "
         f"columns are: {found}. "
-        'Hint: pass `--template "... {column} ..."` to build prompts from any columns'
+        "Hint: pass `--column NAME` to send a column's text, or "
+        '`--template "... {column} ..."` to build prompts from any columns'
     )
     raise SchemaMismatch(msg)
 
