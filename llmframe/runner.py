@@ -5,6 +5,11 @@ not grow with the input; `concurrency` workers take jobs from it, wait for the r
 make attempts with jittered exponential backoff (honouring ``Retry-After``), and hand every
 finished response, ok or not, to the store. One bad row becomes an error row; it never stops
 the run.
+
+With an output schema (`llmframe.extraction.contract.OutputSchema`) each provider is asked for
+JSON its own way, every answer is checked (`llmframe.extraction.answer`), and an invalid one gets
+repair turns, the conversation sent again with the answer and the validation error; the response
+row sums their tokens and attempts, and is ``invalid`` if the last answer still does not fit.
 """
 
 from __future__ import annotations
