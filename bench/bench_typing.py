@@ -13,12 +13,10 @@ from __future__ import annotations
 import platform
 import random
 import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from _common import REPEATS, best_of, write_section
 
 from llmframe.extraction.arrow import to_columns
 
@@ -46,7 +44,6 @@ TOPICS = ["billing", "shipping", "refund", "login", "bug", "praise", "pricing", 
 CITIES = ["Lyon", "Oslo", "Lima", "Pune", "Kyiv", "Austin"]
 BEGIN = "<!-- bench_typing:begin -->"
 END = "<!-- bench_typing:end -->"
-REPEATS = 5
 
 
 def instances(count: int, seed: int = 0) -> list[dict[str, Any] | None]:
@@ -74,16 +71,6 @@ def instances(count: int, seed: int = 0) -> list[dict[str, Any] | None]:
     return rows
 
 
-def best_of(func: Callable[[], object]) -> float:
-    """The fastest of REPEATS timings of `func`, in seconds (least disturbed by noise)."""
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def section(rows: int, typed: float, naive: float) -> str:
     """The BENCHMARKS.md section for these timings."""
     return f"""{BEGIN}
@@ -106,17 +93,6 @@ pyarrow {pa.__version__}, 2 cores, a shared and noisy box, so treat the numbers 
 {END}"""
 
 
-def write(text: str, path: Path) -> None:
-    """Put `text` into `path`, replacing an earlier section between the markers."""
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(new)
-
-
 def main() -> None:
     """Run the benchmark and update BENCHMARKS.md."""
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
@@ -127,7 +103,7 @@ def main() -> None:
     naive = best_of(lambda: pa.Table.from_pylist([r or {} for r in rows]))
     text = section(count, typed, naive)
     print(text)
-    write(text, Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
+    write_section(text, BEGIN, END)
 
 
 if __name__ == "__main__":
