@@ -61,11 +61,12 @@ def record_run(path: Path, answers: list[dict | None]) -> None:
 
 def section(count: int, check: float, loads: float, rows: int, table: float) -> str:
     """The BENCHMARKS.md section for these timings."""
+    version = importlib.metadata.version("jsonschema")
     return f"""{BEGIN}
 ## Checking answers and building the extraction table (`bench/bench_extract.py`)
 
 The same 6-field schema as above. Checking: {count:,} JSON answers as text parts (parse, drop
-strict-mode nulls, validate with jsonschema {importlib.metadata.version('jsonschema')} including formats);
+strict-mode nulls, validate with jsonschema {version} including formats);
 baseline in the same run: bare `json.loads` of the same texts. Table: `extraction_table` over a
 run directory of {rows:,} recorded responses (2% invalid), from its Parquet files to the typed
 table. Best of 5 (check) and 3 (table) runs.
