@@ -59,11 +59,13 @@ class TerminalProgress:
         """Redraw from the run's counters."""
         if self._task is None:
             return
-        done = summary.ok + summary.errors
+        done = summary.done
         elapsed = max(time.monotonic() - self._started, 1e-6)
         tokens = summary.input_tokens + summary.output_tokens
         rates = f"{done / elapsed:.1f} req/s  {tokens / elapsed:,.0f} tok/s"
         faults = f"errors {summary.errors}  retries {summary.retries}"
+        if summary.invalid or summary.repairs:
+            faults += f"  invalid {summary.invalid}  repairs {summary.repairs}"
         self._bar.update(self._task, completed=done, rates=rates, faults=faults)
 
     def stop(self) -> None:
@@ -74,14 +76,20 @@ class TerminalProgress:
 
 
 def _line(summary: RunSummary, total: int, started: float) -> tuple[int, str]:
-    done = summary.ok + summary.errors
+    done = summary.done
     elapsed = max(time.monotonic() - started, 1e-6)
     rate = done / elapsed
     eta = f"{(total - done) / rate:.0f}s" if rate > 0 and total > done else "-"
     text = (
         f"{done}/{total} responses, {rate:.1f} req/s, "
         f"{(summary.input_tokens + summary.output_tokens) / elapsed:,.0f} tok/s, "
-        f"errors {summary.errors}, retries {summary.retries}, eta {eta}"
+        f"errors {summary.errors}, retries {summary.retries}, "
+        + (
+            f"invalid {summary.invalid}, repairs {summary.repairs}, "
+            if summary.invalid or summary.repairs
+            else ""
+        )
+        + f"eta {eta}"
     )
     return done, text
 

@@ -86,6 +86,11 @@ class RunSummary:
     interrupted: bool = False
     errors_by_type: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def done(self) -> int:
+        """Responses finished in this invocation, whatever their status."""
+        return self.ok + self.errors + self.invalid
+
 
 class Progress(Protocol):
     """What the runner reports as it goes (a rich bar, a notebook widget, or nothing)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,15 @@ from openai_server import Fault, OpenAIServer
 from pydantic import BaseModel
 
 import llmframe
+from llmframe._launch import RunRequest, launch
 from llmframe.cli import main
 from llmframe.extraction.answer import AnswerChecker, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
+from llmframe.io import ReadOptions
 from llmframe.parts.types import JsonPart, Message, RefusalPart, TextPart, ToolCallPart
 from llmframe.providers import get_provider
 from llmframe.query import sql
+from llmframe.runner import RunOptions, RunSummary
 
 REVIEW_DSL = (
     "sentiment enum(pos|neg|neutral), score int, confidence float, topics list[str], spam bool"
@@ -473,3 +477,41 @@ def test_column_works_for_run_validate_and_convert_too(
     code, _, err = cli(capsys, "convert", str(reviews), str(target), "--column", "review")
     assert code == 0, err
     assert llmframe.read_prompts(target).column_names == ["id", "messages", "review", "stars"]
+
+
+class Recorder:
+    """A `Progress` that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.total = -1
+        self.last: RunSummary | None = None
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def update(self, summary: RunSummary) -> None:
+        self.last = summary
+
+    def stop(self) -> None:
+        pass
+
+
+def test_progress_counts_invalid_rows_as_done(
+    reviews: Path, tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    openai_server.plan(Fault("reply", content="nope"), times=None)
+    request = RunRequest(
+        source=reviews,
+        models=["openai/m"],
+        out=tmp_path / "run",
+        read=ReadOptions(column="review"),
+        model_options={},
+        options=RunOptions(),
+        base_url=openai_server.base_url,
+        output=OutputSchema(schema={"type": "object", "properties": {"a": {"type": "integer"}}}),
+    )
+    recorder = Recorder()
+    summary = asyncio.run(launch(request, progress=recorder))
+    assert recorder.last is summary
+    assert summary.done == recorder.total == 3
+    assert (summary.invalid, summary.repairs, summary.ok) == (3, 3, 0)
