@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, Union
 
 from llmframe.parts.types import Message, Part
+from llmframe.tools.spec import ToolSpec
 
 __all__ = [
     "Completion",
@@ -29,6 +30,7 @@ __all__ = [
     "StructuredOutputs",
     "TextDelta",
     "ToolCallDelta",
+    "ToolOptions",
     "Usage",
 ]
 
@@ -230,5 +232,17 @@ class StructuredOutputs(Protocol):
         `schema` is a JSON Schema object whose root is an object; `name` is a short identifier
         (``[A-Za-z0-9_-]``, at most 64 characters) for APIs that want one. Raise `UsageError`
         when the API cannot express the schema.
+        """
+        ...
+
+
+class ToolOptions(Protocol):
+    """Optional: how a provider offers tools to the model (every built-in provider has it)."""
+
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> Mapping[str, Any]:
+        """Request options offering `tools` with `choice`, in this API's shape.
+
+        `choice` is ``auto``, ``none``, ``required`` or a tool name; None leaves the API's
+        default. Raise `UsageError` when the API cannot express the choice.
         """
         ...

@@ -1,0 +1,1 @@
+"""Tools: definitions (files, columns, Python functions), wire forms, the execution loop."""
