@@ -5,12 +5,14 @@ not compacted yet are included; each (prompt_id, model) once, the latest record)
 
 - ``prompts``: ``prompts.parquet`` as run.
 - ``responses``, ``parts``: the `llmframe.schema.RESPONSES` and ``PARTS`` tables.
-- ``outputs``: one row per response: ``prompt_id``, ``model``, ``status``, ``text`` (its text
+- ``outputs``: one row per finished (prompt, model), its final step: ``prompt_id``, ``model``,
+  ``status``, ``text`` (its text
   parts joined in order), ``json`` (its first JSON part), error, tokens and latency, then the
   prompt's user columns (one named like an outputs column gets an ``input_`` prefix). Rows
   follow the prompts' order, then the model.
-- ``conversations``: each ok response as a prompts row, ready for the next turn: the prompt's
-  columns with the assistant message (the response's parts) appended to ``messages`` and
+- ``conversations``: each chain that ended ok as a prompts row, ready for the next turn: the
+  prompt's columns with every step appended to ``messages`` (the assistant message, then a
+  ``tool`` message of the results llmframe's tools returned for it) and
   ``model`` set to the response's model. With several models an ``id`` repeats once per model.
 
 duckdb is imported inside the functions, so importing this module stays cheap.
@@ -88,6 +90,7 @@ def _outputs_sql(prompt_columns: list[str]) -> str:
         FROM responses r
         LEFT JOIN t USING (response_id)
         LEFT JOIN {INTERNAL}.prompts p ON p.id = r.prompt_id
+        WHERE r.final
         ORDER BY p._row, r.model"""
 
 
@@ -96,27 +99,39 @@ def _conversations_sql(prompt_columns: list[str]) -> str:
     columns = []
     for name in prompt_columns:
         if name == "messages":
-            columns.append(
-                "list_append(p.messages, {'role': 'assistant', 'parts': a.parts}) AS messages"
-            )
+            columns.append("list_concat(p.messages, c.turns) AS messages")
             if "model" not in prompt_columns:
-                columns.append("r.model AS model")
+                columns.append("c.model AS model")
         elif name == "model":
-            columns.append("r.model AS model")
+            columns.append("c.model AS model")
         else:
             columns.append(f"p.{_quote(name)}")
     return f"""
         CREATE VIEW conversations AS
         WITH a AS (
-            SELECT response_id, list({{{part}}} ORDER BY part_index) AS parts
+            SELECT response_id,
+                list({{{part}}} ORDER BY part_index) FILTER (WHERE type <> 'tool_result')
+                    AS answer,
+                list({{{part}}} ORDER BY part_index) FILTER (WHERE type = 'tool_result')
+                    AS results
             FROM parts GROUP BY response_id
+        ),
+        s AS (
+            SELECT r.prompt_id, r.model, r.step, r.final, r.status,
+                [{{'role': 'assistant', 'parts': coalesce(a.answer, [])}}]
+                || CASE WHEN a.results IS NULL THEN [] ELSE [{{'role': 'tool', 'parts': a.results}}]
+                   END AS messages
+            FROM responses r LEFT JOIN a USING (response_id)
+        ),
+        c AS (
+            SELECT prompt_id, model, flatten(list(messages ORDER BY step)) AS turns
+            FROM s GROUP BY prompt_id, model
+            HAVING bool_or(final AND status = 'ok')
         )
         SELECT {", ".join(columns)}
-        FROM responses r
-        JOIN a USING (response_id)
-        JOIN {INTERNAL}.prompts p ON p.id = r.prompt_id
-        WHERE r.status = 'ok'
-        ORDER BY p._row, r.model"""
+        FROM c
+        JOIN {INTERNAL}.prompts p ON p.id = c.prompt_id
+        ORDER BY p._row, c.model"""
 
 
 def connect(run: RunLike) -> duckdb.DuckDBPyConnection:

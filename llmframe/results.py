@@ -41,18 +41,18 @@ _QUERIES = {
     "prompts": "SELECT * FROM prompts",
     "responses": f"""
         SELECT r.* FROM responses r LEFT JOIN {INTERNAL}.prompts p ON p.id = r.prompt_id
-        ORDER BY p._row, r.model""",
+        ORDER BY p._row, r.model, r.step""",
     "parts": f"""
         SELECT t.* FROM parts t LEFT JOIN {INTERNAL}.prompts p ON p.id = t.prompt_id
-        ORDER BY p._row, t.model, t.part_index""",
+        ORDER BY p._row, t.model, t.step, t.part_index""",
     "outputs": "SELECT * FROM outputs",
     "conversations": "SELECT * FROM conversations",
 }
 _STATS_SQL = """
-    SELECT count(*) AS total,
-        count(*) FILTER (WHERE status = 'ok') AS ok,
-        count(*) FILTER (WHERE status = 'error') AS error,
-        count(*) FILTER (WHERE status = 'invalid') AS invalid,
+    SELECT count(*) FILTER (WHERE final) AS total,
+        count(*) FILTER (WHERE final AND status = 'ok') AS ok,
+        count(*) FILTER (WHERE final AND status = 'error') AS error,
+        count(*) FILTER (WHERE final AND status = 'invalid') AS invalid,
         coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
         coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
         coalesce(sum(reasoning_tokens), 0)::BIGINT AS reasoning_tokens,
@@ -62,7 +62,7 @@ _STATS_SQL = """
     FROM responses"""
 _ERRORS_SQL = """
     SELECT coalesce(error_type, 'unknown') AS kind, count(*) AS n FROM responses
-    WHERE status = 'error' GROUP BY kind ORDER BY n DESC, kind"""
+    WHERE final AND status = 'error' GROUP BY kind ORDER BY n DESC, kind"""
 
 
 @dataclass(frozen=True)

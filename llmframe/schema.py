@@ -115,6 +115,8 @@ RESPONSES = pa.schema(
         pa.field("response_id", pa.string(), nullable=False),
         pa.field("prompt_id", pa.string(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
+        pa.field("step", pa.int32(), nullable=False),
+        pa.field("final", pa.bool_(), nullable=False),
         pa.field("provider", pa.string(), nullable=False),
         pa.field("status", LABEL, nullable=False),
         pa.field("error_type", pa.string()),
@@ -134,18 +136,28 @@ RESPONSES = pa.schema(
         pa.field("options", JSON),
     ]
 )
-"""One row per (prompt, model)."""
+"""One row per (prompt, model, step).
+
+A conversation with a model is a chain of steps, 0 first: a step whose tool calls llmframe ran
+is followed by the next (``final`` false); the chain's last step has ``final`` true. Without
+tools every response is one final step 0.
+"""
 
 PARTS = pa.schema(
     [
         pa.field("response_id", pa.string(), nullable=False),
         pa.field("prompt_id", pa.string(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
+        pa.field("step", pa.int32(), nullable=False),
         pa.field("part_index", pa.int32(), nullable=False),
         *PART_FIELDS,
     ]
 )
-"""One row per response part, the Part's fields as top-level columns."""
+"""One row per response part, the Part's fields as top-level columns.
+
+A step's parts are the model's answer, then the ``tool_result`` parts of the tools llmframe ran
+for it (sent to the model as ``tool`` messages at the next step).
+"""
 
 TABLES: dict[str, pa.Schema] = {
     "prompts": pa.schema([*PROMPTS, *PROMPT_OVERRIDES]),

@@ -48,7 +48,7 @@ def test_new_run_holds_manifest_and_prompts(tmp_path: Path) -> None:
     assert batches[0].schema.field("messages").type == MESSAGES
     assert pa.Table.from_batches(batches).to_pylist() == table.to_pylist()
     stored = json.loads((run / "manifest.json").read_text())
-    assert stored["format"] == 1
+    assert stored["format"] == 2
     assert stored["models"] == ["m1"]
     assert stored["options"] == {"temperature": 0.2, "max_tokens": 50}
     assert stored["input_fingerprint"] == "fp-1"

@@ -4,12 +4,13 @@ Each finished response is one line, written with a single ``write`` and ended by
 
     {"v":1,"r":{<response>},"p":[{<part>},...]}
 
-- ``r`` holds the `llmframe.schema.RESPONSES` columns by name, nulls left out.
+- ``r`` holds the `llmframe.schema.RESPONSES` columns by name, nulls left out (``step`` 0 and
+  ``final`` true when the caller gives none).
   ``started_at``/``finished_at`` are integer microseconds since the Unix epoch (UTC) and
   ``options`` is JSON text, as in the Arrow column.
 - ``p`` holds the response's parts in order (a part's index is its position): the flat
   `llmframe.schema.PART` fields by name, nulls left out. ``json`` and ``provider_data`` are JSON
-  text, ``data`` is base64. ``response_id``, ``prompt_id`` and ``model`` come from ``r``.
+  text, ``data`` is base64. ``response_id``, ``prompt_id``, ``model`` and ``step`` come from ``r``.
 
 A record counts if and only if its line is complete: a last line without its ``\n`` (a write cut
 short by SIGKILL, or the zeros a power loss leaves) is torn, ignored by readers and truncated
@@ -40,7 +41,7 @@ __all__ = ["JournalWriter", "Segment", "encode", "locate_corruption", "read_segm
 VERSION = 1
 _TIMESTAMPS = ("started_at", "finished_at")
 _REQUIRED = ("response_id", "prompt_id", "model", "provider", "status", "attempts")
-_INTS = ("http_status", "attempts", "input_tokens", "output_tokens")
+_INTS = ("step", "http_status", "attempts", "input_tokens", "output_tokens")
 _INTS += ("reasoning_tokens", "cached_tokens")
 _FLOATS = ("latency_ms", "ttft_ms")
 _COLUMNS = frozenset(RESPONSES.names)
@@ -60,6 +61,8 @@ def _check_value(name: str, value: Any) -> Any:
         return _microseconds(value, name)
     if name in _INTS:
         ok = isinstance(value, int) and not isinstance(value, bool)
+    elif name == "final":
+        ok = isinstance(value, bool)
     elif name in _FLOATS:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif name == "options":
@@ -90,7 +93,8 @@ def _response_body(response: Mapping[str, Any]) -> dict[str, Any]:
     if response["status"] not in STATUSES:
         msg = f"response `status` must be one of {', '.join(STATUSES)}: {response['status']!r}"
         raise StoreError(msg)
-    return {k: _check_value(k, v) for k, v in response.items() if v is not None}
+    body = {"step": 0, "final": True, **response}
+    return {k: _check_value(k, v) for k, v in body.items() if v is not None}
 
 
 def _part_body(part: Part) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from llmframe.errors import StoreError, UsageError
 
 __all__ = ["FORMAT", "Manifest", "differences"]
 
-FORMAT = 1
+FORMAT = 2
+"""2: responses and parts have ``step`` (and responses ``final``): tool-calling chains."""
 """The run-directory format this code reads and writes."""
 
 _SECRET_KEYS = frozenset(
@@ -83,7 +84,10 @@ class Manifest:
             raise StoreError(msg)
         version = body.pop("format", None)
         if version != FORMAT:
-            msg = f"`{source}` has run format {version!r}; this llmframe reads format {FORMAT}"
+            msg = (
+                f"`{source}` has run format {version!r}; this llmframe reads format {FORMAT}. "
+                "Hint: the run was made by another llmframe version; run again into a new folder"
+            )
             raise StoreError(msg)
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(body) - known)

@@ -34,7 +34,7 @@ from llmframe.store.manifest import Manifest, differences
 from llmframe.store.snapshot import Snapshot, take_snapshot
 from llmframe.store.tables import segment_tables
 
-__all__ = ["RunStore", "StoreOptions"]
+__all__ = ["ChainState", "RunStore", "StoreOptions"]
 
 # What a run folder may hold before its manifest exists (a creation cut short).
 _CREATION_LEFTOVERS = frozenset(
@@ -70,6 +70,15 @@ def _remove(path: Path) -> None:
         raise StoreError(msg) from exc
 
 
+@dataclass(frozen=True)
+class ChainState:
+    """The latest recorded step of a (prompt, model) chain."""
+
+    step: int
+    status: str
+    final: bool
+
+
 class RunStore:
     """A run directory opened for writing by one writer; see `create_or_resume`."""
 
@@ -86,7 +95,7 @@ class RunStore:
         self._journal: JournalWriter | None = None
         self._closed_segments: list[str] = []
         self._segment_ids: set[str] = set()
-        self._index: dict[tuple[str, str], str] = {}
+        self._index: dict[tuple[str, str], ChainState] = {}
         self._next_seq = 1
         self._open = False
 
@@ -159,11 +168,18 @@ class RunStore:
     # -- writing -----------------------------------------------------------------------------
 
     def done(self, *, include_errors: bool = True) -> set[tuple[str, str]]:
-        """The (prompt_id, model) pairs recorded; without error rows if not `include_errors`."""
+        """The (prompt_id, model) chains that finished; without errors if not `include_errors`."""
         with self._mutex:
-            if include_errors:
-                return set(self._index)
-            return {key for key, status in self._index.items() if status != "error"}
+            return {
+                key
+                for key, state in self._index.items()
+                if state.final and (include_errors or state.status != "error")
+            }
+
+    def chains(self) -> dict[tuple[str, str], ChainState]:
+        """(prompt_id, model) -> the state of its latest step, for every chain recorded."""
+        with self._mutex:
+            return dict(self._index)
 
     def record(self, response: Mapping[str, Any], parts: Sequence[Part]) -> None:
         """Journal one finished response and its parts; in the OS's hands when this returns.
@@ -173,6 +189,9 @@ class RunStore:
         """
         line = encode(response, parts)
         key = (response["prompt_id"], response["model"])
+        state = ChainState(
+            response.get("step", 0), response["status"], response.get("final", True)
+        )
         with self._mutex:
             self._check_open()
             response_id = response["response_id"]
@@ -182,7 +201,8 @@ class RunStore:
             journal = self._journal or self._start_segment()
             journal.append(line)
             self._segment_ids.add(response_id)
-            self._index[key] = response["status"]
+            if key not in self._index or state.step >= self._index[key].step:
+                self._index[key] = state
             options = self._options
             if journal.records >= options.segment_records or journal.size >= options.segment_bytes:
                 self._rotate()
@@ -391,8 +411,12 @@ def _write_text(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
-def _load_index(snapshot: Snapshot) -> dict[tuple[str, str], str]:
-    """(prompt_id, model) -> status of the latest record, from the files."""
-    latest = snapshot.latest()
-    columns = [latest.column(name).to_pylist() for name in ("prompt_id", "model", "status")]
-    return {(prompt_id, model): status for prompt_id, model, status in zip(*columns, strict=True)}
+def _load_index(snapshot: Snapshot) -> dict[tuple[str, str], ChainState]:
+    """(prompt_id, model) -> the state of its latest step, from the files."""
+    latest = snapshot.latest()  # sorted by prompt, model, step: the last of each chain wins
+    names = ("prompt_id", "model", "step", "status", "final")
+    columns = [latest.column(name).to_pylist() for name in names]
+    return {
+        (prompt_id, model): ChainState(step, status, final)
+        for prompt_id, model, step, status, final in zip(*columns, strict=True)
+    }

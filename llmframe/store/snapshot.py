@@ -4,7 +4,7 @@ A snapshot is the compacted Parquet files plus the journal records not compacted
 without a lock. `Snapshot.ranked` applies the dedupe rule; `Snapshot.register` exposes the result
 to DuckDB as the views ``responses`` and ``parts``.
 
-The dedupe rule: each (prompt_id, model) is the response with the latest ``finished_at``
+The dedupe rule: each (prompt_id, model, step) is the response with the latest ``finished_at``
 (a missing one counts as oldest); ties go to the later segment name, then the later row within
 it. A response's parts are the parts of that response_id from the same segment.
 """
@@ -37,8 +37,9 @@ INTERNAL = "_llmframe"
 _ATTEMPTS = 20
 _PENDING_RESPONSES = pa.schema([*RESPONSES, *SEGMENT_COLUMNS])
 _PENDING_PARTS = pa.schema([*PARTS, *SEGMENT_COLUMNS])
-_KEY_COLUMNS = ["response_id", "prompt_id", "model", "status", "finished_at"]
-_ORDER = ["prompt_id", "model", "_when", "_segment", "_row"]
+_KEY = ("prompt_id", "model", "step")
+_KEY_COLUMNS = ["response_id", *_KEY, "final", "status", "finished_at"]
+_ORDER = [*_KEY, "_when", "_segment", "_row"]
 
 
 @dataclass(frozen=True)
@@ -93,11 +94,11 @@ class Snapshot:
         return found
 
     def responses(self) -> pa.Table:
-        """The responses that count, whole, in the `RESPONSES` schema, by prompt_id and model."""
+        """The responses that count, whole, in the `RESPONSES` schema, by prompt, model, step."""
         return self._winning(self.response_files, self.pending_responses, RESPONSES)
 
     def parts(self) -> pa.Table:
-        """Their parts, in the `PARTS` schema, by prompt_id, model and part_index."""
+        """Their parts, in the `PARTS` schema, by prompt, model, step and part_index."""
         return self._winning(self.part_files, self.pending_parts, PARTS)
 
     def _winning(self, files: list[Path], pending: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -107,7 +108,7 @@ class Snapshot:
         ]
         table = pa.concat_tables([*tables, pending])
         table = table.filter(pc.is_in(_origin_key(table), _origin_key(self.latest())))
-        order = [(name, "ascending") for name in ("prompt_id", "model")]
+        order = [(name, "ascending") for name in _KEY]
         if "part_index" in schema.names:
             order.append(("part_index", "ascending"))
         return table.sort_by(order).select(schema.names)
@@ -139,15 +140,15 @@ class Snapshot:
 
 
 def _last_of_each_key(table: pa.Table) -> pa.Array:
-    """True for each row whose (prompt_id, model) differs from the next row's."""
+    """True for each row whose (prompt_id, model, step) differs from the next row's."""
     rows = table.num_rows
     if rows == 0:
         return pa.array([], pa.bool_())
     changes = [
-        pc.not_equal(column.slice(0, rows - 1), column.slice(1))
-        for column in (table.column("prompt_id"), table.column("model"))
+        pc.not_equal(table.column(name).slice(0, rows - 1), table.column(name).slice(1))
+        for name in _KEY
     ]
-    last = pc.or_(changes[0], changes[1]).combine_chunks()
+    last = pc.or_(pc.or_(changes[0], changes[1]), changes[2]).combine_chunks()
     return pa.concat_arrays([last, pa.array([True])])
 
 

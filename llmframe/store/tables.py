@@ -97,7 +97,10 @@ def segment_tables(segment: Segment) -> Tables:
     position = pa.array(range(len(parents)), pa.int64())
     part_index = pc.subtract(position, starts.take(parents)).cast(pa.int32())
     flat = pc.list_flatten(parts)
-    ids = [record.field(name).take(parents) for name in ("response_id", "prompt_id", "model")]
+    ids = [
+        _column(record.field(name), RESPONSES.field(name).type).take(parents)
+        for name in ("response_id", "prompt_id", "model", "step")
+    ]
     fields = [_column(flat.field(f.name), f.type) for f in PART_FIELDS]
     return Tables(
         pa.Table.from_arrays(responses, schema=RESPONSES),
