@@ -225,6 +225,80 @@ def test_tool_results_are_answered_after_a_tool_call() -> None:
     assert data["usage"]["prompt_tokens"] == 6 + 3 + 2
 
 
+def called(name: str, call_id: str, arguments: str = "{}") -> dict[str, Any]:
+    """An assistant message calling one tool."""
+    function = {"name": name, "arguments": arguments}
+    call = {"id": call_id, "type": "function", "function": function}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+
+def result(call_id: str, content: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+def answer(payload: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(the tool echo calls, or None; its text answer, or None)."""
+    message = echo_completion(payload)["choices"][0]["message"]
+    calls = message.get("tool_calls") or []
+    return (calls[0]["function"]["name"] if calls else None), message["content"]
+
+
+def test_two_tools_make_a_three_step_chain() -> None:
+    question = user("What is 6 * 7?")
+    tools = [MULTIPLY, SEARCH]
+    assert answer(body(question, tools=tools)) == ("multiply", None)
+    after_one = [question, called("multiply", "c1"), result("c1", "42")]
+    data = echo_completion(body(*after_one, tools=tools))
+    (call,) = data["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "search"
+    assert json.loads(call["function"]["arguments"]) == {"query": "42"}  # from the tool result
+    assert data["choices"][0]["finish_reason"] == "tool_calls"
+    after_two = [*after_one, called("search", "c2"), result("c2", "found it")]
+    assert answer(body(*after_two, tools=tools)) == (None, "echo: found it")
+
+
+def test_the_chain_streams_the_same_calls() -> None:
+    conversation = [user("x"), called("multiply", "c1"), result("c1", "42")]
+    chunks = echo_chunks(body(*conversation, tools=[MULTIPLY, SEARCH], stream=True))
+    assert chunks[0]["choices"][0]["delta"]["tool_calls"][0]["function"]["name"] == "search"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_a_named_tool_is_called_once_then_echo_answers() -> None:
+    named = {"type": "function", "function": {"name": "search"}}
+    conversation = [user("x"), called("search", "c1"), result("c1", "hits")]
+    assert answer(body(user("x"), tools=[MULTIPLY, SEARCH], tool_choice=named)) == ("search", None)
+    assert answer(body(*conversation, tools=[MULTIPLY, SEARCH], tool_choice=named)) == (
+        None,
+        "echo: hits",
+    )
+
+
+def test_required_ends_the_chain_like_auto() -> None:
+    conversation = [user("x"), called("multiply", "c1"), result("c1", "42")]
+    assert answer(body(*conversation, tools=[MULTIPLY], tool_choice="required")) == (
+        None,
+        "echo: 42",
+    )
+
+
+def test_a_new_user_message_starts_a_new_chain() -> None:
+    earlier = [user("x"), called("multiply", "c1"), result("c1", "42")]
+    follow_up = [*earlier, {"role": "assistant", "content": "echo: 42"}, user("again")]
+    assert answer(body(*follow_up, tools=[MULTIPLY, SEARCH])) == ("multiply", None)
+
+
+def test_no_call_after_an_assistant_message_or_with_choice_none() -> None:
+    assert (
+        answer(body(user("x"), {"role": "assistant", "content": "hi"}, tools=[SEARCH]))[0] is None
+    )
+    conversation = [user("x"), called("multiply", "c1"), result("c1", "42")]
+    assert answer(body(*conversation, tools=[MULTIPLY, SEARCH], tool_choice="none")) == (
+        None,
+        "echo: 42",
+    )
+
+
 def test_json_schema_answer_fits_the_schema() -> None:
     schema = {
         "type": "object",

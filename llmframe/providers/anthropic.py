@@ -47,6 +47,10 @@ express: an open object (``additionalProperties`` other than false, or no ``prop
 recursion through ``$ref``, ``allOf`` over a ``$ref``, objects or arrays in ``enum``/``const``,
 and ``not``, ``if``/``then``/``else``, ``dependentRequired``, ``dependentSchemas``. The JSON
 comes back as the answer's text.
+
+Tools (`Anthropic.tool_options`): ``tools`` of ``{name, description, input_schema}``, the schema
+as given; ``tool_choice`` ``{"type": "auto"}``, ``{"type": "any"}`` (required), ``{"type":
+"none"}`` or ``{"type": "tool", "name": ...}``.
 """
 
 from __future__ import annotations
@@ -81,6 +85,8 @@ from llmframe.providers.base import (
     StructuredOutput,
     Usage,
 )
+from llmframe.tools.load import check_choice
+from llmframe.tools.spec import ToolSpec
 
 __all__ = ["API_VERSION", "DEFAULT_MAX_TOKENS", "Anthropic", "AnthropicStream", "anthropic_schema"]
 
@@ -115,6 +121,7 @@ _ERROR_STATUS = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+_TOOL_CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 _LIMITS = {"requests": ("requests",), "tokens": ("tokens", "input-tokens", "output-tokens")}
 _SCHEMA_DROPPED = frozenset(
     {
@@ -213,6 +220,21 @@ class Anthropic:
         """``output_config.format`` ``json_schema`` with `anthropic_schema` (`name` is not sent)."""
         output_format = {"type": "json_schema", "schema": anthropic_schema(schema)}
         return StructuredOutput(options={"output_config": {"format": output_format}})
+
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """``tools`` of ``{name, description, input_schema}``; ``tool_choice`` by ``type``.
+
+        ``auto`` -> ``{"type": "auto"}``, ``required`` -> ``{"type": "any"}``, ``none`` ->
+        ``{"type": "none"}``, a tool's name -> ``{"type": "tool", "name": ...}``. The schema goes
+        as given (tools are not constrained decoding, so `anthropic_schema` does not apply).
+        """
+        choice = check_choice(tools, choice)
+        if not tools:
+            return {}
+        options: dict[str, Any] = {"tools": [_tool(tool) for tool in tools]}
+        if choice is not None:
+            options["tool_choice"] = _TOOL_CHOICE.get(choice) or {"type": "tool", "name": choice}
+        return options
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """``x-should-retry`` when given, else 408/409/429/5xx retryable; the wait if said."""
@@ -348,6 +370,14 @@ class AnthropicStream:
         reason = _finish_reason(delta.get("stop_reason"))
         self._finish_reason = reason or self._finish_reason
         self._usage.update(_usage_fields(payload.get("usage") or {}))
+
+
+def _tool(tool: ToolSpec) -> dict[str, Any]:
+    wire: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        wire["description"] = tool.description
+    wire["input_schema"] = dict(tool.parameters)
+    return wire
 
 
 def anthropic_schema(schema: Mapping[str, Any]) -> dict[str, Any]:

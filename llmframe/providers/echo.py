@@ -12,10 +12,14 @@ The answer, deterministic for a given request body:
   and a ``[image]``, ``[audio]``, ``[video]`` or ``[document]`` marker per media part, joined by
   single spaces. When the conversation ends in tool messages, TEXT is those tool results instead,
   so a tool loop's final answer shows what the tools returned.
-- **Tool call.** When the request has ``tools``, the last message is from the user and
-  ``tool_choice`` is not ``"none"``: one call of the first tool (or the one ``tool_choice``
-  names), its arguments the tool's ``parameters`` filled in as for JSON below, from the last
-  message's text; ``finish_reason`` is ``tool_calls``.
+- **Tool call.** When the request has ``tools``, ``tool_choice`` is not ``"none"`` and the last
+  message is from the user or a tool result: one call of the first tool, in the order given (or
+  the one ``tool_choice`` names), that has not been called since the last user message (the
+  names in the ``tool_calls`` of the assistant messages after it), its arguments the tool's
+  ``parameters`` filled in as for JSON below, from TEXT; ``finish_reason`` is ``tool_calls``.
+  When every such tool has been called, echo answers as below, so two tools make a three-step
+  chain: call the first, call the second, answer with the second's result. A new user message
+  starts a new chain. ``"required"`` is treated as ``"auto"``, or the chain would never end.
 - **JSON.** With ``response_format`` ``json_schema``, the content is compact JSON valid against
   the schema whose values are derived from TEXT and the same in every process, for offline demos
   of extraction; `llmframe.providers._echo_json` says exactly which values, and which keywords
@@ -207,6 +211,21 @@ def _json_answer(body: Mapping[str, Any], text: str) -> str | None:
     return None
 
 
+def _called_since_user(messages: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The names of the tools the assistant called after the last user message."""
+    called: set[str] = set()
+    for message in reversed(messages):
+        if message["role"] == "user":
+            break
+        if message["role"] != "assistant":
+            continue
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") if isinstance(call, Mapping) else None
+            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                called.add(function["name"])
+    return called
+
+
 def _tool_call(
     body: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
 ) -> tuple[str, str] | None:
@@ -215,21 +234,27 @@ def _tool_call(
     if (
         not isinstance(tools, list)
         or not tools
-        or messages[-1]["role"] != "user"
+        or messages[-1]["role"] not in ("user", "tool")
         or choice == "none"
     ):
         return None
     functions = [t.get("function", t) for t in tools if isinstance(t, Mapping)]
-    if isinstance(choice, Mapping):
-        wanted = (choice.get("function") or {}).get("name")
-        functions = [f for f in functions if f.get("name") == wanted] or functions
-    if not functions or not isinstance(functions[0].get("name"), str):
+    if not functions or not all(
+        isinstance(f, Mapping) and isinstance(f.get("name"), str) for f in functions
+    ):
         msg = "each tool needs a function `name`"
         raise EchoError(msg)
-    first = functions[0]
-    schema = first.get("parameters") or {"type": "object", "properties": {}}
-    arguments = fill(schema, _render(messages[-1]))
-    return first["name"], json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(choice, Mapping):
+        wanted = (choice.get("function") or {}).get("name")
+        functions = [f for f in functions if f["name"] == wanted] or functions
+    called = _called_since_user(messages)
+    uncalled = [f for f in functions if f["name"] not in called]
+    if not uncalled:
+        return None
+    tool = uncalled[0]
+    schema = tool.get("parameters") or {"type": "object", "properties": {}}
+    arguments = fill(schema, prompt_text(body))
+    return tool["name"], json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
 def _max_tokens(body: Mapping[str, Any]) -> int | None:

@@ -47,6 +47,11 @@ Structured output (`Gemini.structured_output`, the path extraction takes): ``res
 the options give, and one set twice is refused). Gemini reads the subset of JSON Schema it
 supports and ignores the rest; llmframe validates every answer against the whole schema. The
 JSON comes back as the answer's text.
+
+Tools (`Gemini.tool_options`): ``tools: [{"functionDeclarations": [{name, description,
+parametersJsonSchema}]}]`` (JSON Schema as given, not the OpenAPI subset of ``parameters``) and
+``toolConfig.functionCallingConfig.mode`` ``AUTO``/``NONE``/``ANY``, a named tool being ``ANY``
+with ``allowedFunctionNames``.
 """
 
 from __future__ import annotations
@@ -80,6 +85,8 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
+from llmframe.tools.load import check_choice
+from llmframe.tools.spec import ToolSpec
 
 __all__ = ["Gemini", "GeminiStream"]
 
@@ -101,6 +108,7 @@ _FILTERED = {
     "IMAGE_PROHIBITED_CONTENT",
     "IMAGE_RECITATION",
 }
+_CALLING_MODE = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 _AUTH_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED"}
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)s\s*$")
@@ -145,6 +153,34 @@ class Gemini:
         """JSON answers (``responseMimeType``) fitting ``responseJsonSchema``; no name is sent."""
         options = {"responseMimeType": "application/json", "responseJsonSchema": dict(schema)}
         return StructuredOutput(options=options)
+
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """``tools: [{"functionDeclarations": [...]}]`` and ``toolConfig.functionCallingConfig``.
+
+        Each declaration has ``name``, ``description`` (``""`` when there is none; Gemini calls it
+        required) and the schema as given in ``parametersJsonSchema``, which takes JSON Schema,
+        rather than ``parameters``, which takes only Gemini's OpenAPI subset. The choice is the
+        ``mode``: ``auto`` -> ``AUTO``, ``none`` -> ``NONE``, ``required`` -> ``ANY``, and a tool's
+        name -> ``ANY`` with ``allowedFunctionNames: [name]``.
+        """
+        choice = check_choice(tools, choice)
+        if not tools:
+            return {}
+        declarations = [
+            {
+                "name": tool.name,
+                "description": tool.description or "",
+                "parametersJsonSchema": dict(tool.parameters),
+            }
+            for tool in tools
+        ]
+        options: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
+        if choice is not None:
+            config: dict[str, Any] = {"mode": _CALLING_MODE.get(choice, "ANY")}
+            if choice not in _CALLING_MODE:
+                config["allowedFunctionNames"] = [choice]
+            options["toolConfig"] = {"functionCallingConfig": config}
+        return options
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """The status decides (`_http`), but for ``API_KEY_INVALID`` and ``RetryInfo``."""

@@ -29,6 +29,9 @@ that one line's text.
 Structured output (`Ollama.structured_output`, the path extraction takes): the top-level
 ``format`` field holding the JSON schema as given, which Ollama turns into a grammar that
 constrains decoding. The JSON comes back as the answer's text.
+
+Tools (`Ollama.tool_options`): ``tools`` in Chat Completions' shape; Ollama has no
+``tool_choice``, so only ``auto`` (or none) is taken.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmframe import _json
-from llmframe.errors import ProviderHTTPError, UnexpectedResponse
+from llmframe.errors import ProviderHTTPError, UnexpectedResponse, UsageError
 from llmframe.parts.types import Message, ToolCallPart
 from llmframe.providers import _http
 from llmframe.providers._assembler import PartAssembler
@@ -57,6 +60,9 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
+from llmframe.providers.openai import chat_tool
+from llmframe.tools.load import check_choice
+from llmframe.tools.spec import ToolSpec
 
 __all__ = ["Ollama", "OllamaStream"]
 
@@ -102,6 +108,21 @@ class Ollama:
     def structured_output(self, schema: Mapping[str, Any], name: str) -> StructuredOutput:
         """``format`` set to `schema`, as given; no name is sent."""
         return StructuredOutput(options={"format": dict(schema)})
+
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """``tools`` in Chat Completions' shape; the choice can only be ``auto``, Ollama's way.
+
+        Ollama has no ``tool_choice``: ``auto`` sends nothing more, and ``none``, ``required`` or
+        a tool's name raise `UsageError`, since ignoring them would change what the model does.
+        """
+        choice = check_choice(tools, choice)
+        if choice not in (None, "auto"):
+            msg = (
+                f"`tool_choice` `{choice}` is not supported for Ollama: it cannot force or forbid "
+                "tool calls. Hint: leave `tool_choice` unset or `auto`"
+            )
+            raise UsageError(msg)
+        return {"tools": [chat_tool(tool) for tool in tools]} if tools else {}
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not; the message from ``{"error": ...}``."""

@@ -38,6 +38,11 @@ described by the schema's root ``description`` when it has one. A schema strict 
 express (``allOf``, ``not``, ``if``/``then``/``else``...) goes as given with ``strict: false``,
 so the model is guided rather than constrained; llmframe validates every answer against the
 original schema either way. The JSON comes back as the answer's text.
+
+Tools (`OpenAIChat.tool_options`): ``tools`` of ``{"type": "function", "function": {name,
+description, parameters}}`` (`chat_tool`, which Ollama shares), the schema as given (no
+``strict``); ``tool_choice`` ``auto``/``none``/``required`` or ``{"type": "function",
+"function": {"name": ...}}``.
 """
 
 from __future__ import annotations
@@ -68,8 +73,10 @@ from llmframe.providers.base import (
     ToolCallDelta,
     Usage,
 )
+from llmframe.tools.load import check_choice
+from llmframe.tools.spec import TOOL_CHOICES, ToolSpec
 
-__all__ = ["OpenAIChat", "OpenAIChatStream", "json_schema_format"]
+__all__ = ["OpenAIChat", "OpenAIChatStream", "chat_tool", "json_schema_format"]
 
 _NAME = "openai"
 _RESERVED = {
@@ -150,6 +157,25 @@ class OpenAIChat:
         """``response_format`` ``json_schema``: strict when strict mode can express `schema`."""
         response_format = {"type": "json_schema", "json_schema": json_schema_format(schema, name)}
         return StructuredOutput(options={"response_format": response_format})
+
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """``tools`` of ``{"type": "function", "function": ...}``; ``tool_choice`` as named.
+
+        ``auto``, ``none`` and ``required`` are sent as they are, a tool's name as
+        ``{"type": "function", "function": {"name": ...}}``. No ``strict``: the schema is sent
+        as given, and llmframe validates the arguments of the tools it runs.
+        """
+        choice = check_choice(tools, choice)
+        if not tools:
+            return {}
+        options: dict[str, Any] = {"tools": [chat_tool(tool) for tool in tools]}
+        if choice is not None:
+            options["tool_choice"] = (
+                choice
+                if choice in TOOL_CHOICES
+                else {"type": "function", "function": {"name": choice}}
+            )
+        return options
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
@@ -253,6 +279,15 @@ def json_schema_format(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
     if isinstance(description, str) and description:
         fields["description"] = description
     return fields
+
+
+def chat_tool(tool: ToolSpec) -> dict[str, Any]:
+    """A tool in Chat Completions' shape (Ollama's too): ``{"type": "function", "function"}``."""
+    function: dict[str, Any] = {"name": tool.name}
+    if tool.description is not None:
+        function["description"] = tool.description
+    function["parameters"] = dict(tool.parameters)
+    return {"type": "function", "function": function}
 
 
 def _check_options(options: Mapping[str, Any]) -> None:

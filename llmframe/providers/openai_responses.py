@@ -44,6 +44,11 @@ Structured output (`OpenAIResponses.structured_output`, the path extraction take
 the schema rewritten by `openai_strict` with ``strict: true``, or, when strict mode cannot express
 it, as given with ``strict: false``; llmframe validates every answer against the original schema
 either way. The JSON comes back as the answer's text.
+
+Tools (`OpenAIResponses.tool_options`): ``tools`` of ``{"type": "function", name, description,
+parameters, "strict": false}`` (explicit: left out, the API rewrites the schema into strict mode
+when it can, making optional parameters required); ``tool_choice`` ``auto``/``none``/``required``
+or ``{"type": "function", "name": ...}``.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ from llmframe.providers.base import (
     ToolCallDelta,
 )
 from llmframe.providers.openai import json_schema_format
+from llmframe.tools.load import check_choice
+from llmframe.tools.spec import TOOL_CHOICES, ToolSpec
 
 __all__ = ["OpenAIResponses", "OpenAIResponsesStream"]
 
@@ -142,9 +149,37 @@ class OpenAIResponses:
         text_format = {"type": "json_schema", **json_schema_format(schema, name)}
         return StructuredOutput(options={"text": {"format": text_format}})
 
+    def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
+        """``tools`` of ``{"type": "function", "name", ...}``, ``strict: false``; ``tool_choice``.
+
+        ``auto``, ``none`` and ``required`` are sent as they are, a tool's name as
+        ``{"type": "function", "name": ...}``. ``strict: false`` is explicit because the Responses
+        API, unlike Chat Completions, otherwise rewrites a schema into strict mode when it can,
+        which makes every optional parameter required; the schema goes as given, as on every
+        other API, and llmframe validates the arguments of the tools it runs.
+        """
+        choice = check_choice(tools, choice)
+        if not tools:
+            return {}
+        options: dict[str, Any] = {"tools": [_function_tool(tool) for tool in tools]}
+        if choice is not None:
+            options["tool_choice"] = (
+                choice if choice in TOOL_CHOICES else {"type": "function", "name": choice}
+            )
+        return options
+
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
         """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
         return classify_error(status, headers, body)
+
+
+def _function_tool(tool: ToolSpec) -> dict[str, Any]:
+    wire: dict[str, Any] = {"type": "function", "name": tool.name}
+    if tool.description is not None:
+        wire["description"] = tool.description
+    wire["parameters"] = dict(tool.parameters)
+    wire["strict"] = False
+    return wire
 
 
 def _options(options: Mapping[str, Any]) -> dict[str, Any]:
