@@ -36,6 +36,8 @@ from llmframe.providers import get_provider
 from llmframe.providers.endpoints import ModelTarget, resolve_model
 from llmframe.runner import Progress, Runner, RunOptions, RunSummary
 from llmframe.store import Manifest, RunStore
+from llmframe.tools.load import parse_tools
+from llmframe.tools.spec import TOOL_CHOICES, ToolConfig
 
 __all__ = [
     "Prepared",
@@ -103,6 +105,8 @@ class RunRequest:
     """A user message appended to every conversation (the next turn of a previous run)."""
     output: OutputSchema | None = None
     """A JSON Schema every answer must satisfy (validated, repaired, else status `invalid`)."""
+    tools: ToolConfig = field(default_factory=ToolConfig)
+    """Tools offered to every row (a row's ``tools`` column replaces them); run if functions."""
 
 
 def _fingerprint(table: pa.Table) -> str:
@@ -167,6 +171,7 @@ def prepare(request: RunRequest) -> Prepared:
         prompts = append_user_message(prompts, request.follow_up)
     row_targets = _row_targets(request, prompts, len(targets))
     check_media_support(prompts, targets, row_targets, file=source.path)
+    _check_tools(request.tools, prompts, [*targets, *row_targets.values()])
     if request.output is not None:
         for target in [*targets, *row_targets.values()]:
             asking = ask_for_json(get_provider(target.endpoint.wire), request.output)
@@ -177,8 +182,33 @@ def prepare(request: RunRequest) -> Prepared:
     hashed = dict(request.model_options)
     if request.output is not None:  # another schema is another run
         hashed["__schema__"] = request.output.schema
+    if request.tools.manifest() is not None:  # so are other tools
+        hashed["__tools__"] = request.tools.manifest()
     out = request.out or default_run_dir(name, fingerprint, hashed)
     return Prepared(targets, row_targets, prompts, media_root, fingerprint, out)
+
+
+def _check_tools(tools: ToolConfig, prompts: pa.Table, targets: Sequence[ModelTarget]) -> None:
+    """Refuse a tool choice naming no tool, bad ``tools`` cells, and providers without tools."""
+    names = {spec.name for spec in tools.tools}
+    if tools.choice not in (None, *TOOL_CHOICES) and tools.choice not in names:
+        known = ", ".join(f"`{n}`" for n in sorted(names)) or "none"
+        msg = f"`--tool-choice` `{tools.choice}` names no tool (the tools are: {known})"
+        raise UsageError(msg)
+    if tools.max_steps < 1 or tools.timeout <= 0:
+        msg = "`max_steps` must be at least 1 and the tool timeout positive"
+        raise UsageError(msg)
+    cells = prompts.column("tools").to_pylist() if "tools" in prompts.column_names else []
+    for row, text in enumerate(cells, 1):
+        if text:
+            parse_tools(json.loads(text), where=f"row {row}, column `tools`")
+    if tools.tools or tools.choice is not None or any(cells):
+        for target in targets:
+            provider = get_provider(target.endpoint.wire)
+            if getattr(provider, "tool_options", None) is None:
+                msg = f"`{target.label}`: provider `{target.endpoint.name}` cannot take tools"
+                raise UsageError(msg)
+            provider.tool_options(tools.tools, tools.choice)  # a choice it cannot express fails
 
 
 def _check_options(options: RunOptions) -> None:
@@ -205,6 +235,7 @@ def open_store(request: RunRequest, prepared: Prepared) -> RunStore:
         input_fingerprint=prepared.fingerprint,
         media_root=str(prepared.media_root),
         schema=dict(request.output.schema) if request.output is not None else None,
+        tools=request.tools.manifest(),
         llmframe_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
@@ -229,6 +260,7 @@ async def launch(
             media_root=prepared.media_root,
             progress=progress,
             output=request.output,
+            tools=request.tools,
         )
         if handle_signals:
             _on_interrupt(runner)
@@ -281,6 +313,9 @@ def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
         for target in targets:
             provider = get_provider(target.endpoint.wire)
             sent, options = inline_media(messages, media), request.model_options
+            offer = getattr(provider, "tool_options", None)
+            if offer is not None and (request.tools.tools or request.tools.choice):
+                options = {**options, **offer(request.tools.tools, request.tools.choice)}
             if request.output is not None:
                 sent, options = ask_for_json(provider, request.output).apply(sent, options)
             call = provider.build_call(target.model, sent, options, stream=request.options.stream)
@@ -305,6 +340,8 @@ def describe(summary: RunSummary) -> str:
     counts = f"{summary.ok} ok, {summary.errors} errors"
     if summary.invalid or summary.repairs:
         counts += f", {summary.invalid} invalid ({summary.repairs} repair turns)"
+    if summary.tool_calls:
+        counts += f", {summary.tool_calls} tool calls run"
     if summary.skipped:
         counts += f", {summary.skipped} already done"
     lines = [

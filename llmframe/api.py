@@ -154,11 +154,16 @@ def _request(
     progress: bool | None = None,
     column: str | None = None,
     output: OutputSchema | None = None,
+    tools: Any = None,
+    tool_choice: str | None = None,
+    max_steps: int = 8,
+    tool_timeout: float = 60.0,
 ) -> _launch.RunRequest:
     """The run request the keyword arguments of `arun` and `aextract` describe."""
     from llmframe import _launch
     from llmframe.io.frames import source_from_data
     from llmframe.runner import RunOptions
+    from llmframe.tools.config import tool_config
 
     read = _options(template, system, id_column, media_root, column)
     return _launch.RunRequest(
@@ -182,6 +187,7 @@ def _request(
         headers=dict(headers or {}),
         follow_up=follow_up,
         output=output,
+        tools=tool_config(tools, tool_choice, max_steps=max_steps, timeout=tool_timeout),
     )
 
 
@@ -209,6 +215,10 @@ async def arun(
     stream: bool = True,
     limit: int | None = None,
     retry_errors: bool = False,
+    tools: Any = None,
+    tool_choice: str | None = None,
+    max_steps: int = 8,
+    tool_timeout: float = 60.0,
     progress: bool | None = None,
 ) -> Run:
     """Run every prompt in `data` through `model` (or each of `models`); return the `Run`.
@@ -216,7 +226,11 @@ async def arun(
     `data` is a path (Parquet, CSV, JSON Lines, JSON), a list of prompts, of conversations
     (lists of message dicts or `Message` objects) or of row dicts, a pandas or polars DataFrame,
     a pyarrow Table or RecordBatchReader, or a DuckDB relation. `options` are model options
-    (``{"temperature": 0}``). Without `out` the run goes to ``llmframe-runs/<name>-<hash>``,
+    (``{"temperature": 0}``). `tools` offers tools to the model: a JSON/YAML file of definitions,
+    or a list of definitions (dicts) and Python functions; functions are *run*: their results go
+    back to the model until it answers without tool calls or `max_steps` model calls were made
+    (each call of a tool within `tool_timeout` seconds). Every step is a row of the run.
+    Without `out` the run goes to ``llmframe-runs/<name>-<hash>``,
     named by the data and options, so calling again with the same arguments resumes it.
     Example: ``run = await llmframe.arun(["hi"], model="echo")``.
     """
@@ -254,6 +268,10 @@ def run(
     stream: bool = True,
     limit: int | None = None,
     retry_errors: bool = False,
+    tools: Any = None,
+    tool_choice: str | None = None,
+    max_steps: int = 8,
+    tool_timeout: float = 60.0,
     progress: bool | None = None,
 ) -> Run:
     """The synchronous `arun`; it also works inside Jupyter or any running event loop.

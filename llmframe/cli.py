@@ -265,6 +265,13 @@ def run(
         Opt[str],
         typer.Option(help="Append this user message to every conversation (INPUT may be a run)."),
     ] = None,
+    tools_file: Annotated[
+        Opt[Path],
+        typer.Option("--tools", help="JSON or YAML file of tool definitions offered to the model."),
+    ] = None,
+    tool_choice: Annotated[
+        Opt[str], typer.Option(help="auto, none, required, or the name of a tool to call.")
+    ] = None,
     concurrency: ConcurrencyOpt = 16,
     rpm: RpmOpt = None,
     tpm: TpmOpt = None,
@@ -277,8 +284,13 @@ def run(
     retry_wait: RetryWaitOpt = 1.0,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run every prompt through every model; write responses and parts into a run directory."""
+    """Run every prompt through every model; write responses and parts into a run directory.
+
+    Tool calls the model makes (`--tools`) are stored as tool_call parts; tools from a file are
+    never run (pass Python functions to `llmframe.run(tools=...)` for that).
+    """
     from llmframe.io import ReadOptions
+    from llmframe.tools.config import tool_config
 
     engine = _Engine(
         model or [], base_url, api_key_env, option or [], header or [], concurrency, rpm, tpm,
@@ -291,7 +303,8 @@ def run(
         id_column=id_column,
         media_root=media_root,
     )
-    request = engine.request(source, out, read, follow_up=follow_up)
+    tools = tool_config(tools_file, tool_choice)
+    request = engine.request(source, out, read, follow_up=follow_up, tools=tools)
     summary = _send(request, dry_run=dry_run, quiet=quiet)
     if summary is not None and (summary.errors or summary.earlier_errors):
         raise typer.Exit(1)

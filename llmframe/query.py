@@ -1,13 +1,13 @@
 """DuckDB views over a run directory, and SQL results written out for the CLI.
 
 `connect` registers these views (a finished, in-progress or killed run alike: journal records
-not compacted yet are included; each (prompt_id, model) once, the latest record):
+not compacted yet are included; each (prompt_id, model, step) once, the latest record):
 
 - ``prompts``: ``prompts.parquet`` as run.
 - ``responses``, ``parts``: the `llmframe.schema.RESPONSES` and ``PARTS`` tables.
 - ``outputs``: one row per finished (prompt, model), its final step: ``prompt_id``, ``model``,
-  ``status``, ``text`` (its text
-  parts joined in order), ``json`` (its first JSON part), error, tokens and latency, then the
+  ``status``, ``text`` (its text parts joined in order), ``json`` (its first JSON part), error,
+  tokens and latency (of that step; ``responses`` has every step's), then the
   prompt's user columns (one named like an outputs column gets an ``input_`` prefix). Rows
   follow the prompts' order, then the model.
 - ``conversations``: each chain that ended ok as a prompts row, ready for the next turn: the

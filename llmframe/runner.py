@@ -15,6 +15,7 @@ row sums their tokens and attempts, and is ``invalid`` if the last answer still 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -31,16 +32,27 @@ import pyarrow as pa
 from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
 from llmframe._ratelimit import RateLimits
-from llmframe.errors import LlmframeError
+from llmframe.errors import LlmframeError, UsageError
 from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
 from llmframe.io.media import MediaRoot, inline_media
 from llmframe.parts.arrow import messages_from_arrow
-from llmframe.parts.types import JsonPart, MediaPart, Message, Part, TextPart
+from llmframe.parts.types import (
+    JsonPart,
+    MediaPart,
+    Message,
+    Part,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+)
 from llmframe.providers import get_provider
 from llmframe.providers.base import ErrorVerdict, HttpCall, Provider
 from llmframe.providers.endpoints import ModelTarget
 from llmframe.store import RunStore
+from llmframe.tools.execute import run_tools
+from llmframe.tools.load import parse_tools
+from llmframe.tools.spec import ToolConfig
 
 __all__ = ["Progress", "RunOptions", "RunSummary", "Runner"]
 
@@ -77,6 +89,8 @@ class RunSummary:
     invalid: int = 0
     """Answers still not valid against the output schema after their repair turns."""
     retries: int = 0
+    tool_calls: int = 0
+    """Tool calls llmframe ran (Python functions)."""
     repairs: int = 0
     """Repair turns sent (an answer that failed validation, sent back with the error)."""
     input_tokens: int = 0
@@ -120,12 +134,15 @@ class NoProgress:
 
 @dataclass(frozen=True)
 class Job:
-    """One (prompt, model) to answer."""
+    """One (prompt, model) to answer, from `step` on (a resumed chain has done earlier steps)."""
 
     prompt_id: str
     target: ModelTarget
     messages: Sequence[Message]
+    """The conversation so far: the prompt's messages, then the messages of earlier steps."""
     options: Mapping[str, Any]
+    tools: ToolConfig = field(default_factory=ToolConfig)
+    step: int = 0
 
 
 _MEDIA_CLASSES = get_args(MediaPart)
@@ -173,6 +190,28 @@ class _Turns:
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
 
+    stopped: tuple[str, str] | None = None
+    """Why the chain stopped although the answer came (error type and message)."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the step has an answer that counts (not failed, invalid or stopped)."""
+        valid = self.verdict is None or self.verdict.ok
+        return self.result is not None and valid and self.stopped is None
+
+    def stop(self, kind: str, message: str) -> None:
+        """Mark the step as the end of its chain, as an error of `kind`."""
+        self.stopped = (kind, message)
+
+    def parts(self) -> list[Part]:
+        """The step's answer: the last exchange's parts (a valid JSON answer as a json part)."""
+        if self.result is None:
+            return []
+        parts = list(self.result.completion.parts)
+        if self.verdict is not None and self.verdict.ok:
+            return _with_json(parts, self.verdict.value)
+        return parts
+
     def add(
         self, result: AttemptResult | None, failure: AttemptFailed | None, attempts: int
     ) -> None:
@@ -211,6 +250,7 @@ class Runner:
         media_root: Path | None,
         progress: Progress | None = None,
         output: OutputSchema | None = None,
+        tools: ToolConfig | None = None,
     ) -> None:
         self.store = store
         self.targets = list(targets)
@@ -227,6 +267,8 @@ class Runner:
         self.output = output
         self._checker = AnswerChecker(output.schema) if output is not None else None
         self._json_requests: dict[str, JsonRequest] = {}
+        self.tools = tools or ToolConfig()
+        self._parsed_tools: dict[str, ToolConfig] = {}
 
     def stop(self) -> None:
         """Stop sending new requests; those in flight finish (the caller may cancel them)."""
@@ -276,7 +318,21 @@ class Runner:
                     total += 1
         return total, skipped
 
-    async def _produce(self, queue: asyncio.Queue[Job | None], done: set[tuple[str, str]]) -> None:
+    def _row_tools(self, text: str | None) -> ToolConfig:
+        """The tools of a row: its ``tools`` column (definitions only) or the run's."""
+        if not text:
+            return self.tools
+        if text not in self._parsed_tools:
+            specs = parse_tools(_json.loads(text), where="the `tools` column")
+            self._parsed_tools[text] = dataclasses.replace(self.tools, tools=tuple(specs))
+        return self._parsed_tools[text]
+
+    async def _produce(
+        self,
+        queue: asyncio.Queue[Job | None],
+        done: set[tuple[str, str]],
+        resume: Mapping[tuple[str, str], tuple[int, list[Message]]],
+    ) -> None:
         decoded: pa.RecordBatch | None = None
         for batch, index, prompt_id, targets in self._walk():
             pending = [t for t in targets if (prompt_id, t.label) not in done]
@@ -285,15 +341,36 @@ class Runner:
             if batch is not decoded:  # only batches with work are decoded (resumes stay cheap)
                 decoded = batch
                 conversations = messages_from_arrow(batch.column("messages"))
-                has_options = "options" in batch.schema.names
-                row_options = batch.column("options").to_pylist() if has_options else None
+                names = batch.schema.names
+                row_options = batch.column("options").to_pylist() if "options" in names else None
+                row_tools = batch.column("tools").to_pylist() if "tools" in names else None
             options = dict(self.model_options)
             if row_options and row_options[index]:
                 options.update(_json.loads(row_options[index]))
+            tools = self._row_tools(row_tools[index] if row_tools else None)
             for target in pending:
                 if self._stopping.is_set():
                     return
-                await queue.put(Job(prompt_id, target, conversations[index], options))
+                step, history = resume.get((prompt_id, target.label), (0, []))
+                messages = [*conversations[index], *history]
+                await queue.put(Job(prompt_id, target, messages, options, tools, step))
+
+    def _resume_points(
+        self, done: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, list[Message]]]:
+        """Chains to continue: (prompt_id, model) -> the step to start at and the steps before.
+
+        A chain whose last step went on to tools continues at the next step; one whose last step
+        failed (an error sent again by `retry_errors`) does that step again.
+        """
+        starts = {
+            key: state.step if state.final else state.step + 1
+            for key, state in self.store.chains().items()
+            if key not in done
+        }
+        starts = {key: start for key, start in starts.items() if start > 0}
+        histories = self.store.histories(starts)
+        return {key: (start, histories[key]) for key, start in starts.items()}
 
     # -- one job ------------------------------------------------------------------------------
 
@@ -354,29 +431,74 @@ class Runner:
             self.progress.update(self.summary)
             await asyncio.sleep(self._backoff(attempts, failure.verdict))
 
+    def _offer_tools(self, provider: Provider, tools: ToolConfig) -> Mapping[str, Any]:
+        """The request options that offer `tools` to `provider` (none without tools)."""
+        if not tools.tools and tools.choice is None:
+            return {}
+        offer = getattr(provider, "tool_options", None)
+        if offer is None:
+            msg = f"provider `{provider.name}` cannot take tools"
+            raise UsageError(msg)
+        return offer(tools.tools, tools.choice)
+
     async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
-        """Ask, and with an output schema check the answer and ask for repairs (`_Turns`)."""
+        """Answer `job`'s chain: ask, run the tools it called (Python functions), ask again."""
         provider = self._provider(job.target)
+        messages = list(job.messages)
+        step = job.step
+        runnable = {spec.name: spec for spec in job.tools.tools if spec.function is not None}
+        while True:
+            turns = await self._ask(client, job, provider, messages, step)
+            calls = [p for p in turns.parts() if isinstance(p, ToolCallPart)]
+            if not (runnable and calls and turns.ok):
+                self._record(turns, step=step, final=True)
+                return
+            if step + 1 >= job.tools.max_steps:
+                turns.stop(
+                    "MaxSteps",
+                    f"the model still called tools at step {step + 1} of `max_steps` "
+                    f"{job.tools.max_steps}; its calls were not run",
+                )
+                self._record(turns, step=step, final=True)
+                return
+            results = await run_tools(calls, runnable, timeout=job.tools.timeout)
+            self.summary.tool_calls += len(results)
+            self._record(turns, step=step, final=False, results=results)
+            messages += [
+                Message(role="assistant", parts=turns.parts()),
+                Message(role="tool", parts=list(results)),
+            ]
+            step += 1
+
+    async def _ask(
+        self,
+        client: httpx.AsyncClient,
+        job: Job,
+        provider: Provider,
+        conversation: Sequence[Message],
+        step: int,
+    ) -> _Turns:
+        """One step: ask, and with an output schema check the answer and ask for repairs."""
         turns = _Turns(
             {
                 "response_id": uuid.uuid4().hex,
                 "prompt_id": job.prompt_id,
                 "model": job.target.label,
+                "step": step,
                 "provider": job.target.endpoint.name,
                 "started_at": _now(),
                 "options": _json.dumps(dict(job.options)) if job.options else None,
             }
         )
         asking = self._json_request(provider)
-        options: Mapping[str, Any] = job.options
         try:
-            messages = inline_media(job.messages, self.media)
+            messages = inline_media(conversation, self.media)
+            options = {**job.options, **self._offer_tools(provider, job.tools)}
             if asking is not None:
-                messages, options = asking.apply(messages, job.options)
+                messages, options = asking.apply(messages, options)
         except LlmframeError as exc:
             turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
-            self._record(turns)
-            return
+            return turns
         repairs = self.output.repair if self.output is not None else 0
         for turn in range(repairs + 1):
             try:
@@ -399,13 +521,20 @@ class Runner:
             answer = Message(role="assistant", parts=list(result.completion.parts))
             again = Message(role="user", parts=[TextPart(text=repair_message(verdict.error or ""))])
             messages = [*messages, answer, again]
-        self._record(turns)
+        return turns
 
-    def _record(self, turns: _Turns) -> None:
+    def _record(
+        self,
+        turns: _Turns,
+        *,
+        step: int,
+        final: bool,
+        results: Sequence[ToolResultPart] = (),
+    ) -> None:
+        """Journal one step; a chain's final step counts in the summary by its status."""
         row = turns.row
-        row["finished_at"] = _now()
-        row["attempts"] = turns.attempts
-        result, failure, verdict = turns.result, turns.failure, turns.verdict
+        row.update(step=step, final=final, finished_at=_now(), attempts=turns.attempts)
+        result, failure = turns.result, turns.failure
         if result is not None:
             completion = result.completion
             row.update(
@@ -421,32 +550,37 @@ class Runner:
             )
             self.summary.input_tokens += turns.input_tokens or 0
             self.summary.output_tokens += turns.output_tokens or 0
-            parts = list(completion.parts)
-            if verdict is not None and not verdict.ok:
-                row.update(
-                    status="invalid", error_type="InvalidAnswer", error_message=verdict.error
-                )
-                self.summary.invalid += 1
-            else:
-                self.summary.ok += 1
-                if verdict is not None:
-                    parts = _with_json(parts, verdict.value)
-        else:
+        if turns.stopped is not None:
+            kind, message = turns.stopped
+            row.update(status="error", error_type=kind, error_message=message)
+        elif result is None:
             assert failure is not None
-            verdict_ = failure.verdict
+            verdict = failure.verdict
             row.update(
                 status="error",
-                error_type=verdict_.error_type,
-                error_message=verdict_.message,
+                error_type=verdict.error_type,
+                error_message=verdict.message,
                 http_status=failure.http_status,
             )
-            self.summary.errors += 1
-            self.summary.errors_by_type[verdict_.error_type] = (
-                self.summary.errors_by_type.get(verdict_.error_type, 0) + 1
+        elif turns.verdict is not None and not turns.verdict.ok:
+            row.update(
+                status="invalid", error_type="InvalidAnswer", error_message=turns.verdict.error
             )
-            parts = []
-        self.store.record(row, parts)
+        self.store.record(row, [*turns.parts(), *results])
+        if final:
+            self._count(row)
         self.progress.update(self.summary)
+
+    def _count(self, row: Mapping[str, Any]) -> None:
+        status = row["status"]
+        if status == "ok":
+            self.summary.ok += 1
+        elif status == "invalid":
+            self.summary.invalid += 1
+        else:
+            self.summary.errors += 1
+            kind = row["error_type"]
+            self.summary.errors_by_type[kind] = self.summary.errors_by_type.get(kind, 0) + 1
 
     # -- the whole run ------------------------------------------------------------------------
 
@@ -484,13 +618,14 @@ class Runner:
             earlier = done - self.store.done(include_errors=False)
             self.summary.earlier_errors = sum(1 for _, model in earlier if model in labels)
         self.summary.total, self.summary.skipped = self._pending_count(done)
+        resume = self._resume_points(done)
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
         clients = self._clients()
         workers = [
             asyncio.create_task(self._work(queue, clients)) for _ in range(self.options.concurrency)
         ]
-        producer = asyncio.create_task(self._produce(queue, done))
+        producer = asyncio.create_task(self._produce(queue, done, resume))
         stopper = asyncio.create_task(self._stopping.wait())
         tasks = [*workers, producer, stopper]
         try:

@@ -110,6 +110,9 @@ class Fault:
     """Extra response headers (say, ``retry-after`` on a 503)."""
     content: str = ""
     """For ``reply``: the answer's text, in place of echo's."""
+    tool_calls: tuple[tuple[str, str], ...] = ()
+    """For ``reply``: (name, arguments text) of tool calls to answer with, in order; streamed
+    as fragments of 5 characters, the calls interleaved."""
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(FaultKind):
@@ -419,7 +422,11 @@ class OpenAIServer:
             answer = echo_chunks(body) if body.get("stream") is True else echo_completion(body)
             if kind == "reply":
                 assert fault is not None
-                answer = _with_content(answer, fault.content)
+                answer = (
+                    _with_tool_calls(answer, fault.tool_calls)
+                    if fault.tool_calls
+                    else _with_content(answer, fault.content)
+                )
         except EchoError as exc:
             return web.json_response(error_body(str(exc)), status=400, headers=headers)
         if isinstance(answer, list):
@@ -500,6 +507,40 @@ def _with_content(answer: Any, text: str) -> Any:
     kept = [c for c in answer if not (c.get("choices") and c["choices"][0]["delta"].get("content"))]
     content = {**kept[0], "choices": [{"index": 0, "delta": {"content": text}}]}
     return [kept[0], content, *kept[1:]]
+
+
+def _with_tool_calls(answer: Any, calls: Sequence[tuple[str, str]]) -> Any:
+    """Echo's answer (a body or a list of chunks) replaced by these tool calls."""
+    ids = [f"call_{i}" for i in range(len(calls))]
+    if isinstance(answer, dict):
+        message = {"role": "assistant", "content": None}
+        message["tool_calls"] = [
+            {"id": ids[i], "type": "function", "function": {"name": n, "arguments": a}}
+            for i, (n, a) in enumerate(calls)
+        ]
+        answer["choices"][0].update(message=message, finish_reason="tool_calls")
+        return answer
+    head = {k: v for k, v in answer[0].items() if k != "choices"}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    starts = [
+        {"index": i, "id": ids[i], "type": "function", "function": {"name": n, "arguments": ""}}
+        for i, (n, _) in enumerate(calls)
+    ]
+    chunks = [chunk({"role": "assistant", "content": None, "tool_calls": starts})]
+    longest = max(len(a) for _, a in calls)
+    for offset in range(0, longest, 5):
+        pieces = [
+            {"index": i, "function": {"arguments": a[offset : offset + 5]}}
+            for i, (_, a) in enumerate(calls)
+            if a[offset : offset + 5]
+        ]
+        chunks.append(chunk({"tool_calls": pieces}))
+    chunks.append(chunk({}, "tool_calls"))
+    usage = [c for c in answer if not c.get("choices")]
+    return chunks + usage
 
 
 def _first_delay(fault: Fault | None) -> float:

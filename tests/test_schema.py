@@ -59,7 +59,14 @@ def test_schema_file_holds_the_three_tables_and_closed_sets() -> None:
     on_disk = ipc.read_schema(str(schema.SCHEMA_PATH))
     assert on_disk.names == ["prompts", "responses", "parts"]
     parts_columns = [f.name for f in on_disk.field("parts").type]
-    assert parts_columns == ["response_id", "prompt_id", "model", "step", "part_index", *PART_FIELDS]
+    assert parts_columns == [
+        "response_id",
+        "prompt_id",
+        "model",
+        "step",
+        "part_index",
+        *PART_FIELDS,
+    ]
     responses_columns = {f.name for f in on_disk.field("responses").type}
     assert {"status", "latency_ms", "ttft_ms", "input_tokens", "finish_reason"} <= responses_columns
     assert json.loads(on_disk.metadata[b"llmframe.part_types"]) == list(schema.PART_TYPES)

@@ -19,6 +19,7 @@ from llmframe._atomic import atomic_path
 from llmframe.errors import RunMismatch, StoreError, UsageError
 from llmframe.parts.types import Part
 from llmframe.schema import MESSAGES
+from llmframe.store.chains import step_histories
 from llmframe.store.journal import JournalWriter, encode, read_segment
 from llmframe.store.layout import (
     RunLayout,
@@ -181,6 +182,10 @@ class RunStore:
         with self._mutex:
             return dict(self._index)
 
+    def histories(self, starts: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], list[Any]]:
+        """The messages of each chain's steps before its start step (to resume it)."""
+        return step_histories(take_snapshot(self._layout), starts)
+
     def record(self, response: Mapping[str, Any], parts: Sequence[Part]) -> None:
         """Journal one finished response and its parts; in the OS's hands when this returns.
 
@@ -189,9 +194,7 @@ class RunStore:
         """
         line = encode(response, parts)
         key = (response["prompt_id"], response["model"])
-        state = ChainState(
-            response.get("step", 0), response["status"], response.get("final", True)
-        )
+        state = ChainState(response.get("step", 0), response["status"], response.get("final", True))
         with self._mutex:
             self._check_open()
             response_id = response["response_id"]

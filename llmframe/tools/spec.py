@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TOOL_CHOICES", "ToolSpec"]
+__all__ = ["TOOL_CHOICES", "ToolConfig", "ToolSpec"]
 
 TOOL_CHOICES = ("auto", "none", "required")
 """The `tool_choice` words; any other value names the one tool the model must call."""
@@ -33,4 +33,34 @@ class ToolSpec:
         if self.description:
             body["description"] = self.description
         body["parameters"] = dict(self.parameters)
+        return body
+
+
+@dataclass(frozen=True)
+class ToolConfig:
+    """The tools of a run: offered to every row (a row's ``tools`` column replaces them)."""
+
+    tools: tuple[ToolSpec, ...] = ()
+    choice: str | None = None
+    """``auto``, ``none``, ``required`` or a tool name; None leaves each API's default."""
+    max_steps: int = 8
+    """Model calls per row at most, when llmframe runs the tools (Python functions)."""
+    timeout: float = 60.0
+    """Seconds each tool call may take."""
+
+    @property
+    def runs_tools(self) -> bool:
+        """Whether llmframe executes these tools (they are Python functions)."""
+        return any(spec.function is not None for spec in self.tools)
+
+    def manifest(self) -> dict[str, Any] | None:
+        """What a run records about its tools (definitions, choice, limits), or None."""
+        if not self.tools and self.choice is None:
+            return None
+        body: dict[str, Any] = {"definitions": [spec.to_json() for spec in self.tools]}
+        if self.choice is not None:
+            body["choice"] = self.choice
+        if self.runs_tools:
+            body["executed"] = True
+            body["max_steps"] = self.max_steps
         return body
