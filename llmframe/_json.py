@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "loads", "parse_user_json"]
 
 
 def dumps(value: Any) -> str:
@@ -21,3 +21,14 @@ def _refuse_constant(name: str) -> Any:
 def loads(text: str | bytes) -> Any:
     """Parse strict JSON text (no NaN or Infinity)."""
     return json.loads(text, parse_constant=_refuse_constant)
+
+
+def parse_user_json(text: str, where: str) -> Any:
+    """JSON the user wrote (a file, an option): `UsageError` naming `where`, line and column."""
+    from llmframe.errors import UsageError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{where}: bad JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise UsageError(msg) from exc

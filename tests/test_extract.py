@@ -12,12 +12,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from clirun import cli
 from openai_server import Fault, OpenAIServer
 from pydantic import BaseModel
 
 import llmframe
 from llmframe._launch import RunRequest, launch
-from llmframe.cli import main
 from llmframe.extraction.answer import AnswerChecker, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
 from llmframe.io import ReadOptions
@@ -29,14 +29,6 @@ from llmframe.runner import RunOptions, RunSummary
 REVIEW_DSL = (
     "sentiment enum(pos|neg|neutral), score int, confidence float, topics list[str], spam bool"
 )
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), captured.out, captured.err
 
 
 @pytest.fixture

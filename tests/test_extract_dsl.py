@@ -330,7 +330,7 @@ def test_load_inline_json() -> None:
 
 
 def test_load_inline_json_with_a_mistake_names_its_position() -> None:
-    with pytest.raises(UsageError, match="bad JSON in inline JSON schema at line 1, column 10"):
+    with pytest.raises(UsageError, match="inline JSON schema: bad JSON at line 1, column 10"):
         load_schema('{"type": }')
     with pytest.raises(UsageError, match="inline JSON schema is not a valid JSON Schema"):
         load_schema('{"type": 5}')
@@ -347,7 +347,7 @@ def test_load_json_file_problems(tmp_path: Any) -> None:
         load_schema(str(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_text('{\n  "type": "object",\n}')
-    with pytest.raises(UsageError, match=r"bad JSON in `.*bad.json` at line 3, column 1"):
+    with pytest.raises(UsageError, match=r"`.*bad.json`: bad JSON at line 3, column 1"):
         load_schema(str(bad))
     array = tmp_path / "array.json"
     array.write_text("[1, 2]")

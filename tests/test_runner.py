@@ -11,10 +11,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from clirun import cli
 from openai_server import Fault, OpenAIServer
 
 from llmframe._launch import RunRequest, launch
-from llmframe.cli import main
 from llmframe.io import ReadOptions
 from llmframe.query import sql
 from llmframe.runner import RunOptions, RunSummary
@@ -58,13 +58,6 @@ def run(req: RunRequest) -> RunSummary:
 
 def responses(out: Path) -> list[dict[str, Any]]:
     return sql(out, "select * from responses order by prompt_id, model").to_pylist()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.out, captured.err
 
 
 def test_echo_run_from_the_cli_then_rerun_sends_nothing(

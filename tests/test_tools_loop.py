@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import cli
 from openai_server import Fault, OpenAIServer
 
 import llmframe
 from llmframe._launch import RunRequest, launch
-from llmframe.cli import main
 from llmframe.io import ReadOptions
 from llmframe.query import sql
 from llmframe.runner import RunOptions
@@ -31,14 +31,6 @@ WEATHER = {
         "required": ["city"],
     },
 }
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0 if code is None else 1), captured.out, captured.err
 
 
 class Calls:

@@ -8,11 +8,11 @@ otherwise the field DSL of `llmframe.extraction.dsl`.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from llmframe._json import parse_user_json
 from llmframe.errors import UsageError
 from llmframe.extraction.dsl import parse_dsl
 
@@ -33,7 +33,7 @@ def load_schema(spec: str | dict[str, Any] | type) -> dict[str, Any]:
         raise UsageError(msg)
     text = spec.strip()
     if text.startswith("{"):
-        return _checked(_parse_json(text, "inline JSON schema"), "the inline JSON schema")
+        return _checked(parse_user_json(text, "inline JSON schema"), "the inline JSON schema")
     if "\n" not in text and text.lower().endswith(".json"):
         return _from_file(Path(text))
     if _IMPORT_SPEC.fullmatch(text):
@@ -56,14 +56,6 @@ def _checked(schema: Any, what: str) -> dict[str, Any]:
     return schema
 
 
-def _parse_json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = f"bad JSON in {what} at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise UsageError(msg) from exc
-
-
 def _from_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         msg = f"schema file `{path}` not found"
@@ -73,7 +65,7 @@ def _from_file(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         msg = f"cannot read schema file `{path}`: {exc}"
         raise UsageError(msg) from exc
-    return _checked(_parse_json(text, f"`{path}`"), f"`{path}`")
+    return _checked(parse_user_json(text, f"`{path}`"), f"`{path}`")
 
 
 def _from_import(spec: str) -> dict[str, Any]:

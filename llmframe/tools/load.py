@@ -15,13 +15,13 @@ naming where the list came from and the tool (by name, or by its position when i
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmframe._json import parse_user_json
 from llmframe.errors import UsageError
 from llmframe.tools.spec import TOOL_CHOICES, ToolSpec
 
@@ -82,7 +82,7 @@ def load_tools(path: str | os.PathLike[str]) -> list[ToolSpec]:
     except OSError as exc:
         msg = f"cannot read {where}: {exc.strerror or exc}"
         raise UsageError(msg) from exc
-    value = _parse_yaml(text, where) if suffix in _YAML_SUFFIXES else _parse_json(text, where)
+    value = _parse_yaml(text, where) if suffix in _YAML_SUFFIXES else parse_user_json(text, where)
     return parse_tools(value, where=where)
 
 
@@ -203,14 +203,6 @@ def _schema_problem(schema: Mapping[str, Any]) -> str | None:
 
 
 # Files -----------------------------------------------------------------------------------------
-
-
-def _parse_json(text: str, where: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        msg = f"{where}: bad JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise UsageError(msg) from exc
 
 
 def _parse_yaml(text: str, where: str) -> Any:
