@@ -48,6 +48,7 @@ def test_there_are_notebooks() -> None:
         "01-quickstart.ipynb",
         "02-compare-models.ipynb",
         "03-extraction.ipynb",
+        "04-tools.ipynb",
     ]
 
 
