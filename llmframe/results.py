@@ -49,7 +49,7 @@ _QUERIES = {
     "conversations": "SELECT * FROM conversations",
 }
 _STATS_SQL = """
-    SELECT count(*) FILTER (WHERE final) AS total,
+    SELECT count(*) FILTER (WHERE final) AS total, count(*) AS steps,
         count(*) FILTER (WHERE final AND status = 'ok') AS ok,
         count(*) FILTER (WHERE final AND status = 'error') AS error,
         count(*) FILTER (WHERE final AND status = 'invalid') AS invalid,
@@ -77,6 +77,9 @@ class RunStats:
     """
 
     total: int
+    """Finished (prompt, model) chains; one response each unless tools added steps."""
+    steps: int
+    """Rows of ``responses``: every step of every chain."""
     ok: int
     error: int
     invalid: int
@@ -100,8 +103,10 @@ class RunStats:
         return values
 
     def _headline(self) -> str:
+        steps = f" in {self.steps} steps" if self.steps != self.total else ""
         return (
-            f"{self.total} responses: {self.ok} ok, {self.error} error, {self.invalid} invalid"
+            f"{self.total} responses{steps}: {self.ok} ok, {self.error} error, "
+            f"{self.invalid} invalid"
             f" ({self.prompts} prompts x {len(self.models)} model(s))"
         )
 
@@ -254,7 +259,7 @@ class Run:
         con = self._connection()
         _lossless(con, on=True)
         try:
-            return to_arrow(con.sql(query, params=params))
+            return _plain_booleans(to_arrow(con.sql(query, params=params)))
         except duckdb.Error as exc:
             msg = f"cannot read run `{self.path}`: {exc}"
             raise StoreError(msg) from None
@@ -274,7 +279,7 @@ class Run:
     @overload
     def outputs(self, *, as_: Literal["arrow"]) -> pa.Table: ...
     def outputs(self, *, as_: FrameFormat = "polars") -> pl.DataFrame | pd.DataFrame | pa.Table:
-        """One row per response: text, JSON, status, error, tokens, latency, user columns."""
+        """Each finished (prompt, model)'s final step: text, JSON, status, tokens, user columns."""
         return self._table("outputs", as_)
 
     @overload
@@ -284,7 +289,7 @@ class Run:
     @overload
     def responses(self, *, as_: Literal["arrow"]) -> pa.Table: ...
     def responses(self, *, as_: FrameFormat = "polars") -> pl.DataFrame | pd.DataFrame | pa.Table:
-        """One row per (prompt, model), in prompt order then model (`RESPONSES` columns)."""
+        """One row per (prompt, model, step), in prompt, model, step order (`RESPONSES` columns)."""
         return self._table("responses", as_)
 
     @overload
@@ -294,7 +299,7 @@ class Run:
     @overload
     def parts(self, *, as_: Literal["arrow"]) -> pa.Table: ...
     def parts(self, *, as_: FrameFormat = "polars") -> pl.DataFrame | pd.DataFrame | pa.Table:
-        """One row per response part, in prompt, model and part order (`PARTS` columns)."""
+        """One row per response part, in prompt, model, step and part order (`PARTS` columns)."""
         return self._table("parts", as_)
 
     @overload
@@ -395,6 +400,20 @@ class Run:
             row["images"] = [("prompt", part) for part in asked.get(row["prompt_id"], [])]
             row["images"] += [("response", part) for part in answered.get(key, [])]
         return rows
+
+
+def _plain_booleans(table: pa.Table) -> pa.Table:
+    """Booleans as Arrow booleans: lossless conversion tags them ``arrow.bool8`` (int8)."""
+    for index, field in enumerate(table.schema):
+        if isinstance(field.type, pa.BaseExtensionType) and pa.types.is_int8(
+            field.type.storage_type
+        ):
+            column = pa.chunked_array(
+                [chunk.storage.cast(pa.bool_()) for chunk in table.column(index).chunks],
+                pa.bool_(),
+            )
+            table = table.set_column(index, field.with_type(pa.bool_()), column)
+    return table
 
 
 def _lossless(con: duckdb.DuckDBPyConnection, *, on: bool) -> None:

@@ -35,10 +35,11 @@ def code_cells(notebook: Any) -> list[Any]:
     return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
-def printed(notebook: Any) -> list[list[str]]:
-    """What each code cell printed (stdout); polars' and matplotlib's renderings are left out."""
+def printed(notebook: Any) -> list[str]:
+    """What each code cell printed (stdout), joined: the kernel may split one print's text
+    into several outputs, by flush timing. polars' and matplotlib's renderings are left out."""
     return [
-        [o["text"] for o in cell.outputs if o["output_type"] == "stream"]
+        "".join(o["text"] for o in cell.outputs if o["output_type"] == "stream")
         for cell in code_cells(notebook)
     ]
 

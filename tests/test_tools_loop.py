@@ -316,7 +316,9 @@ def test_a_killed_chain_resumes_at_its_next_step(
     summary = asyncio.run(launch(_request(openai_server, source, out, [first, fast_second])))
     assert (summary.ok, summary.total) == (8, 8)
     assert calls.counts == {"get_weather": 8, "search_db": 8}  # step 0 was not run again
-    assert sorted(_steps_sent(openai_server)) == [1] * 8 + [2] * 8
+    resumed = _steps_sent(openai_server)  # a killed request may arrive late: step 1 may repeat
+    assert (resumed.count(0), resumed.count(2)) == (0, 8)
+    assert 8 <= resumed.count(1) <= 16
     chain = sql(out, "select step, final from responses order by prompt_id, step").to_pylist()
     assert chain[:3] == [
         {"step": 0, "final": False}, {"step": 1, "final": False}, {"step": 2, "final": True}

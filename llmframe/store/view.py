@@ -59,7 +59,7 @@ class RunView:
             raise StoreError(msg) from exc
 
     def responses(self) -> pa.Table:
-        """One response per (prompt_id, model), the latest, in the `RESPONSES` schema."""
+        """One response per (prompt_id, model, step), the latest, in the `RESPONSES` schema."""
         return self.snapshot().responses()
 
     def parts(self) -> pa.Table:
