@@ -348,3 +348,29 @@ def test_retry_errors_redoes_the_failed_step_only(
     assert retried.ok == 1
     assert _steps_sent(openai_server) == [1, 2]
     assert calls.counts == {"get_weather": 1, "search_db": 1}
+
+
+def test_a_row_tools_column_replaces_the_runs_tools(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lookup = {"name": "lookup", "parameters": {"type": "object", "properties": {}}}
+    prompts = tmp_path / "p.jsonl"
+    rows = [{"prompt": "a", "tools": [lookup]}, {"prompt": "b"}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([WEATHER]), encoding="utf-8")
+    out = tmp_path / "run"
+    code, _, err = cli(
+        capsys, "run", str(prompts), "-m", "echo", "--tools", str(tools), "--out", str(out)
+    )
+    assert code == 0, err
+    called = sql(out, "select prompt_id, name from parts where type = 'tool_call'").to_pylist()
+    names = {row["name"] for row in called}
+    assert names == {"lookup", "get_weather"}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "a", "tools": [lookup, lookup]}) + "\n")
+    code, _, err = cli(capsys, "run", str(bad), "-m", "echo", "--out", str(tmp_path / "r2"))
+    assert code == 2
+    assert "bad.jsonl: line 1: column `tools`: tool `lookup`: duplicate name" in err
+    assert "lookup" in err
+    assert not (tmp_path / "r2").exists()
