@@ -7,6 +7,7 @@ refuse bad input or usage before any request is sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from llmframe import __version__
 from llmframe._preflight import check_media_support
-from llmframe.errors import UsageError
+from llmframe.errors import StoreError, UsageError
 from llmframe.extraction.contract import OutputSchema, ask_for_json
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
@@ -264,9 +265,14 @@ async def launch(
         )
         if handle_signals:
             _on_interrupt(runner)
-        return await runner.run()
-    finally:
-        store.close()
+        summary = await runner.run()
+    except BaseException:
+        # closing may fail for the same reason (a full disk): the first error is the one to see
+        with contextlib.suppress(StoreError):
+            store.close()
+        raise
+    store.close()
+    return summary
 
 
 def _on_interrupt(runner: Runner) -> None:

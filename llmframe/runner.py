@@ -629,7 +629,11 @@ class Runner:
         stopper = asyncio.create_task(self._stopping.wait())
         tasks = [*workers, producer, stopper]
         try:
-            await asyncio.wait({producer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            while not (producer.done() or stopper.done()):
+                await asyncio.wait({producer, stopper, *workers}, return_when="FIRST_COMPLETED")
+                for worker in workers:  # a worker ends early only on a failure (a full disk)
+                    if worker.done():
+                        worker.result()
             if producer.done():
                 producer.result()
             else:
