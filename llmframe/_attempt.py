@@ -53,10 +53,25 @@ _TIMED_OUT = "timed out"
 _CONNECTION_FAILED = "connection failed"
 
 
+def _detail(exc: BaseException) -> str:
+    """`exc`'s text, else its class and the first text down its causes.
+
+    httpx's ``ReadError`` on a reset has no text: ``ReadError: [Errno 104] Connection reset by
+    peer`` says what happened.
+    """
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if str(cause):
+            return str(cause) if cause is exc else f"{type(exc).__name__}: {cause}"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def _transport_failure(kind: str, exc: BaseException) -> AttemptFailed:
-    detail = str(exc) or type(exc).__name__
     verdict = ErrorVerdict(
-        retryable=True, error_type="ProviderTransportError", message=f"{kind}: {detail}"
+        retryable=True, error_type="ProviderTransportError", message=f"{kind}: {_detail(exc)}"
     )
     return AttemptFailed(verdict)
 
@@ -112,15 +127,22 @@ async def attempt(
     timeout: float,
 ) -> AttemptResult:
     """Make one attempt of `call`, bounded by `timeout` seconds from start to the last byte."""
+    seen: dict[str, int] = {}
     try:
-        return await asyncio.wait_for(_attempt(client, target, provider, call), timeout)
+        return await asyncio.wait_for(_attempt(client, target, provider, call, seen), timeout)
     except asyncio.TimeoutError as exc:
         late = TimeoutError(f"no complete answer within {timeout:g}s")
-        raise _transport_failure(_TIMED_OUT, late) from exc
+        failure = _transport_failure(_TIMED_OUT, late)
+        failure.http_status = seen.get("status")  # a stream that stalled after its headers
+        raise failure from exc
 
 
 async def _attempt(
-    client: httpx.AsyncClient, target: ModelTarget, provider: Provider, call: HttpCall
+    client: httpx.AsyncClient,
+    target: ModelTarget,
+    provider: Provider,
+    call: HttpCall,
+    seen: dict[str, int],
 ) -> AttemptResult:
     started = time.perf_counter()
     headers = {**call.headers, **target.auth_headers()}
@@ -132,7 +154,7 @@ async def _attempt(
             )
             response = await client.send(request, stream=True)
             try:
-                status = response.status_code
+                status = seen["status"] = response.status_code
                 response_headers = dict(response.headers)
                 if status >= 400:
                     body = await response.aread()

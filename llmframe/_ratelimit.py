@@ -97,8 +97,14 @@ class RateLimits:
         if self.tokens is not None and actual_tokens is not None:
             self.tokens.adjust(actual_tokens - estimated_tokens)
 
-    def observe(self, headers: Mapping[str, str], *, in_flight: int) -> None:
-        """Read ``x-ratelimit-remaining-*``: pause until reset when the budget is nearly spent."""
+    def observe(
+        self, headers: Mapping[str, str], *, in_flight: int, in_flight_tokens: int = 0
+    ) -> None:
+        """Read ``x-ratelimit-remaining-*``: pause until reset when the budget is nearly spent.
+
+        Nearly spent: no more left than the requests (or estimated tokens) still in flight
+        would take.
+        """
         for kind in ("requests", "tokens"):
             remaining = headers.get(f"x-ratelimit-remaining-{kind}")
             reset = parse_reset(headers.get(f"x-ratelimit-reset-{kind}"))
@@ -106,6 +112,6 @@ class RateLimits:
                 left = int(remaining) if remaining is not None else None
             except ValueError:
                 left = None
-            threshold = in_flight if kind == "requests" else 0
+            threshold = in_flight if kind == "requests" else in_flight_tokens
             if left is not None and reset is not None and left <= threshold:
                 self._resume_at = max(self._resume_at, time.monotonic() + min(reset, 60.0))

@@ -263,6 +263,7 @@ class Runner:
         self.summary = RunSummary(path=store.path)
         self._stopping = asyncio.Event()
         self._in_flight = 0
+        self._in_flight_tokens = 0
         self._providers: dict[str, Provider] = {}
         self.output = output
         self._checker = AnswerChecker(output.schema) if output is not None else None
@@ -400,6 +401,7 @@ class Runner:
             attempts += 1
             await self.limits.acquire(estimate)
             self._in_flight += 1
+            self._in_flight_tokens += estimate
             result: AttemptResult | None = None
             try:
                 result = await attempt(
@@ -410,13 +412,16 @@ class Runner:
                 failure = exc
             finally:
                 self._in_flight -= 1
+                self._in_flight_tokens -= estimate
             headers = result.headers if result is not None else failure.headers if failure else {}
             # A provider with its own rate-limit headers (Anthropic) translates them into the
             # x-ratelimit-* words the budgets read; optional, so plugins need not.
             translate = getattr(provider, "rate_limit_headers", None)
             if translate is not None:
                 headers = {**headers, **translate(headers)}
-            self.limits.observe(headers, in_flight=self._in_flight)
+            self.limits.observe(
+                headers, in_flight=self._in_flight, in_flight_tokens=self._in_flight_tokens
+            )
             if result is not None:
                 usage = result.completion.usage
                 actual = None

@@ -137,7 +137,9 @@ class RateLimits:
     """The ``x-ratelimit-*`` headers on every response.
 
     A remaining count of None is computed: the limit less the requests (or echo's prompt tokens)
-    received in the last 60 s, the request being answered included.
+    received in the last 60 s, the request being answered included. With `window`, the budget
+    renews every `window` seconds instead, in fixed windows from the first request received:
+    remaining counts the current window, and both resets say when the next window begins.
     """
 
     limit_requests: int = 10_000
@@ -146,6 +148,7 @@ class RateLimits:
     remaining_tokens: int | None = None
     reset_requests: str = "1s"
     reset_tokens: str = "1s"
+    window: float | None = None
 
 
 @dataclass(frozen=True)
@@ -342,6 +345,12 @@ class OpenAIServer:
         if limits is None:
             return {}
         recent = [r for r in self._log if now - r.time < 60]
+        reset_requests, reset_tokens = limits.reset_requests, limits.reset_tokens
+        if limits.window is not None:
+            origin = self._log[0].time
+            start = origin + (now - origin) // limits.window * limits.window
+            recent = [r for r in self._log if r.time >= start]
+            reset_requests = reset_tokens = f"{math.ceil((start + limits.window - now) * 1000)}ms"
         requests = limits.remaining_requests
         tokens = limits.remaining_tokens
         if requests is None:
@@ -353,8 +362,8 @@ class OpenAIServer:
             "x-ratelimit-limit-tokens": str(limits.limit_tokens),
             "x-ratelimit-remaining-requests": str(requests),
             "x-ratelimit-remaining-tokens": str(tokens),
-            "x-ratelimit-reset-requests": limits.reset_requests,
-            "x-ratelimit-reset-tokens": limits.reset_tokens,
+            "x-ratelimit-reset-requests": reset_requests,
+            "x-ratelimit-reset-tokens": reset_tokens,
         }
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
