@@ -2,7 +2,8 @@
 
 A `uri` is a path relative to the media root, an ``http(s)://`` URL, or a ``data:`` URL. Paths
 that leave the media root (``..``, absolute paths outside it, symlinks out of it) are refused, so
-a table cannot send a system file to a provider. URLs are passed on, never fetched here.
+a table cannot send a system file to a provider; so are paths to anything but a regular file (a
+folder, a FIFO, a socket, a device), which are never opened. URLs are passed on, never fetched.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import binascii
 import mimetypes
 import os
 import re
+import stat
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +34,12 @@ __all__ = [
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _DATA_URL = re.compile(r"^data:(?P<header>[^,]*),(?P<payload>.*)$", re.DOTALL)
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,9 @@ class MediaRoot:
         if not uri.strip():
             msg = "empty media path"
             raise MediaPathError(msg)
+        if "\0" in uri:  # no file has one; os calls would raise ValueError on it
+            msg = f"media path {uri!r} holds a NUL character"
+            raise MediaPathError(msg)
         root = os.path.realpath(self.root)
         candidate = os.path.normpath(os.path.join(self.root, uri))
         relative = os.path.relpath(candidate, os.path.normpath(self.root))
@@ -111,12 +122,22 @@ class MediaRoot:
             msg = f"media path `{uri}` is a folder, not a file"
             raise MediaPathError(msg)
         if not os.path.isfile(real):
-            msg = (
-                f"media file `{uri}` not found under the media root `{os.path.abspath(self.root)}`"
-            )
-            raise MediaPathError(msg)
+            raise MediaPathError(self._not_a_file(uri, candidate, real))
         normalised = Path(relative).as_posix()
         return normalised, mimetypes.guess_type(normalised)[0]
+
+    def _not_a_file(self, uri: str, candidate: str, real: str) -> str:
+        """Why `uri`, inside the root but not a regular file, is refused (nothing is opened)."""
+        try:
+            mode = os.stat(real).st_mode
+        except OSError:
+            if os.path.lexists(candidate):
+                return f"media path `{uri}` is a broken symbolic link (no target, or a loop)"
+            return (
+                f"media file `{uri}` not found under the media root `{os.path.abspath(self.root)}`"
+            )
+        kind = next((name for test, name in _SPECIAL if test(mode)), "a special file")
+        return f"media path `{uri}` is {kind}, not a regular file"
 
 
 def is_local_path(uri: str) -> bool:

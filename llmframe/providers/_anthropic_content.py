@@ -93,7 +93,7 @@ class ContentBlocks:
 
     def start(self, index: Any, block: Any) -> PartDelta:
         """Block `index` begins as `block` (complete, for a whole body)."""
-        if not isinstance(index, int) or isinstance(index, bool) or index in self._types:
+        if not _is_index(index) or index in self._types:
             raise shape_error(index, "content block start", "index", "a new block index")
         if not isinstance(block, Mapping):
             raise shape_error(block, "content block start", "content_block", "an object")
@@ -130,7 +130,7 @@ class ContentBlocks:
 
     def delta(self, index: Any, delta: Any) -> PartDelta:
         """More of the open block `index`."""
-        if index not in self._open:
+        if not _is_index(index) or index not in self._open:  # a list would not even hash
             raise shape_error(index, "content block delta", "index", "an open block")
         if not isinstance(delta, Mapping):
             raise shape_error(delta, "content block delta", "delta", "an object")
@@ -154,7 +154,7 @@ class ContentBlocks:
 
     def stop(self, index: Any) -> None:
         """Block `index` is complete."""
-        if index not in self._open:
+        if not _is_index(index) or index not in self._open:
             raise shape_error(index, "content block stop", "index", "an open block")
         self._open.remove(index)
 
@@ -169,3 +169,8 @@ class ContentBlocks:
         assert part.provider_data is not None
         data = {"provider": NAME, "redacted_thinking": part.provider_data["signature"]}
         return ReasoningPart(provider_data=data)
+
+
+def _is_index(index: Any) -> bool:
+    """A content block index: an integer (JSON ``true`` is not 1, nor ``[]`` anything)."""
+    return isinstance(index, int) and not isinstance(index, bool)

@@ -137,6 +137,6 @@ class PartAssembler:
             return ToolCallPart(name=name, tool_call_id=call_id, arguments={})
         try:
             arguments = _json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # kept as text, as any unparseable arguments
             return ToolCallPart(name=name, tool_call_id=call_id, raw_arguments=raw)
         return ToolCallPart(name=name, tool_call_id=call_id, arguments=arguments)

@@ -111,6 +111,9 @@ def usage(raw: Any) -> Usage:
         raise junk(_json.dumps(raw), "a `usage` that is not an object")
     given = raw.get("input_tokens_details") or {}
     made = raw.get("output_tokens_details") or {}
+    for details in (given, made):
+        if not isinstance(details, Mapping):
+            raise junk(_json.dumps(details), "usage details that are not an object")
     return Usage(
         input_tokens=_optional(raw, "input_tokens", int, "usage"),
         output_tokens=_optional(raw, "output_tokens", int, "usage"),

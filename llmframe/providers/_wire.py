@@ -40,18 +40,21 @@ class Wire:
     provider: str
 
     def junk(self, text: str | bytes, what: str) -> UnexpectedResponse:
-        """`UnexpectedResponse` for `what`, carrying an excerpt of this one body or event."""
+        """`UnexpectedResponse` for `what`, carrying an excerpt of this one body or event.
+
+        `what` may quote the event (its name, its ``type``), so it is redacted and cut too.
+        """
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
         excerpt = _http.excerpt(text)
         return UnexpectedResponse(
-            f"got {what}: {excerpt!r}", provider=self.provider, excerpt=excerpt
+            f"got {_http.excerpt(what)}: {excerpt!r}", provider=self.provider, excerpt=excerpt
         )
 
     def json_object(self, text: str | bytes, what: str) -> dict[str, Any]:
         """`text` parsed as a JSON object, else `junk` naming `what`."""
         try:
-            payload = _json.loads(text)
+            payload = _loads(text)
         except ValueError:
             raise self.junk(text, f"a {what} that is not JSON") from None
         if not isinstance(payload, dict):
@@ -95,9 +98,22 @@ def error_body(body: bytes) -> tuple[str, Any]:
     """An error response's `body` as text and as JSON (None where it is not JSON)."""
     text = body.decode("utf-8", errors="replace")
     try:
-        return text, _json.loads(text)
+        return text, _loads(text)
     except ValueError:
         return text, None
+
+
+def _loads(text: str | bytes) -> Any:
+    """`_json.loads` for text off the wire, JSON nested too deeply refused as `ValueError`.
+
+    Python's parser raises `RecursionError` there, which escaped every parser's error handling:
+    a server answering ``[[[[...`` killed the runner's worker (tests/test_suite_fuzz.py).
+    """
+    try:
+        return _json.loads(text)
+    except RecursionError:
+        msg = "JSON nested too deeply to parse"
+        raise ValueError(msg) from None
 
 
 def in_band_status(error: Any) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -115,6 +116,45 @@ def _as_names(key_env: str | tuple[str, ...] | None) -> list[str]:
     return [key_env] if isinstance(key_env, str) else list(key_env)
 
 
+_HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+"""What HTTP/1.1 lets a header carry (RFC 9110 tokens; visible ASCII, inner spaces and tabs)."""
+_UNSENDABLE = "holds a line break, a control or a non-ASCII character, which no header can carry"
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    """Refuse ``--header`` names and values that cannot be sent, never echoing a value.
+
+    httpx would refuse them at the first request, with the value (maybe a key) in its message.
+    """
+    for name, value in headers.items():
+        if not _HEADER_NAME.fullmatch(name):
+            msg = f"`--header` name `{name}` is not a valid HTTP header name"
+            raise UsageError(msg)
+        if not _HEADER_VALUE.fullmatch(value):
+            msg = f"`--header` `{name}`: the value {_UNSENDABLE} (the value is not shown)"
+            raise UsageError(msg)
+
+
+def _key(environ: Mapping[str, str], names: list[str], endpoint: Endpoint) -> str | None:
+    """The key in the first set variable of `names`, without surrounding whitespace.
+
+    A key read from a file often ends in a line break; one that still cannot be sent in a header
+    is refused here, since httpx's own error would carry the key into the run's error rows.
+    """
+    found = next((n for n in names if environ.get(n)), None)
+    if found is None:
+        return None
+    key = environ[found].strip()
+    if not key:
+        msg = f"the API key in `{found}` is blank"
+        raise UsageError(msg)
+    if not _HEADER_VALUE.fullmatch(endpoint.auth_prefix + key):
+        msg = f"the API key in `{found}` {_UNSENDABLE} (the key is not shown)"
+        raise UsageError(msg)
+    return key
+
+
 def _is_loopback(url: str) -> bool:
     host = urllib.parse.urlsplit(url).hostname or ""
     if host == "localhost":
@@ -144,10 +184,11 @@ def resolve_model(
         msg = f"unknown model `{label}`; use {known} or `echo`"
         raise UsageError(msg)
     url = base_url or endpoint.base_url
+    _check_headers(headers or {})
     if endpoint.transport is not None:
         return ModelTarget(label, endpoint, model or "echo", endpoint.base_url, None, headers or {})
     names = [api_key_env] if api_key_env else _as_names(endpoint.key_env)
-    api_key = next((environ[n] for n in names if environ.get(n)), None)
+    api_key = _key(environ, names, endpoint)
     given = {name.lower() for name in headers or {}}
     if (
         not api_key
@@ -155,8 +196,10 @@ def resolve_model(
         and not _is_loopback(url)
         and endpoint.auth_header.lower() not in given
     ):
-        msg = f"no API key for `{label}`: set `{'` or `'.join(names)}`" + (
-            "" if api_key_env else " (or name another variable with `--api-key-env`)"
-        )
+        if api_key_env:  # not echoed: a key given by mistake as the variable's name would show
+            msg = f"no API key for `{label}`: the variable named by `--api-key-env` is not set"
+        else:
+            wanted = "` or `".join(names)
+            msg = f"no API key for `{label}`: set `{wanted}` (or name another with `--api-key-env`)"
         raise UsageError(msg)
     return ModelTarget(label, endpoint, model, url.rstrip("/"), api_key or None, headers or {})

@@ -381,8 +381,9 @@ def _tool_call_delta(call: Any, position: int) -> ToolCallDelta:
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, Mapping):
         raise _WIRE.shape_error(raw, "response", "usage", "an object")
-    prompt = raw.get("prompt_tokens_details") or {}
-    completion = raw.get("completion_tokens_details") or {}
+    prompt, completion = (
+        _details(raw, key) for key in ("prompt_tokens_details", "completion_tokens_details")
+    )
     cached = _WIRE.optional_int(prompt, "cached_tokens", "usage")
     if cached is None:
         cached = _WIRE.optional_int(raw, "prompt_cache_hit_tokens", "usage")  # DeepSeek
@@ -394,6 +395,13 @@ def _usage(raw: Any) -> Usage:
         if cached is not None
         else _WIRE.optional_int(raw, "prompt_cache_hit_tokens", "usage"),
     )
+
+
+def _details(usage: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    details = usage.get(key) or {}
+    if not isinstance(details, Mapping):
+        raise _WIRE.shape_error(details, "usage", key, "an object")
+    return details
 
 
 def _error_of(payload: Mapping[str, Any]) -> Any:
