@@ -116,18 +116,33 @@ class _Compiler:
     def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
         self.stack: list[str] = []
+        self.path: list[str] = []
+        """The field being compiled (``tags``, ``[]``, ``city``), so a problem names it."""
+
+    def problem(self, msg: str) -> UsageError:
+        """A `UsageError` naming the field it is about, as ``schema field `a.b[]```."""
+        where = ".".join(self.path).replace(".[]", "[]")
+        return UsageError(f"schema field `{where}`: {msg}" if where else msg)
+
+    def field(self, name: str, schema: Any) -> _Node:
+        """The node of property or item `name` of the schema being compiled."""
+        self.path.append(name)
+        try:
+            return self.node(schema)
+        finally:
+            self.path.pop()
 
     def resolve(self, ref: str) -> dict[str, Any]:
         parts = ref.split("/")
         if parts[0] != "#" or len(parts) < 2:
             msg = f"only local `$ref`s (#/$defs/...) are supported, got {ref!r}"
-            raise UsageError(msg)
+            raise self.problem(msg)
         target: Any = self.root
         for part in parts[1:]:
             key = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, dict) or key not in target:
                 msg = f"`$ref` {ref!r} does not resolve in the schema"
-                raise UsageError(msg)
+                raise self.problem(msg)
             target = target[key]
         return target
 
@@ -144,7 +159,7 @@ class _Compiler:
             raise _Fallback(msg)
         if not isinstance(schema, dict):
             msg = f"a schema must be an object, got {schema!r}"
-            raise UsageError(msg)
+            raise self.problem(msg)
         if "$ref" in schema:
             return self._ref(schema["$ref"])
         for key in ("anyOf", "oneOf"):
@@ -187,7 +202,7 @@ class _Compiler:
         if kind == "object":
             return self._object(schema)
         msg = f"unknown `type` {kind!r}"
-        raise UsageError(msg)
+        raise self.problem(msg)
 
     def _ref(self, ref: str) -> _Node:
         if ref in self.stack:
@@ -223,7 +238,7 @@ class _Compiler:
         if "prefixItems" in schema or not isinstance(schema.get("items"), dict):
             msg = "an array without a single `items` schema (tuple or untyped)"
             raise _Fallback(msg)
-        item = self.node(schema["items"])
+        item = self.field("[]", schema["items"])
         data_type = pa.list_(_field("item", item))
         convert = None
         if item.convert is not None:
@@ -240,7 +255,7 @@ class _Compiler:
             msg = "an object without `properties` (a free-form map)"
             raise _Fallback(msg)
         required = set(schema.get("required", ()))
-        nodes = {name: self.node(sub) for name, sub in properties.items()}
+        nodes = {name: self.field(name, sub) for name, sub in properties.items()}
         fields = [_field(name, node, optional=name not in required) for name, node in nodes.items()]
         converters = [(name, node.convert) for name, node in nodes.items() if node.convert]
         convert = None
@@ -280,7 +295,7 @@ def _root_nodes(schema: dict[str, Any]) -> tuple[_Compiler, dict[str, _Node], se
     if not properties:
         msg = "an extraction schema must be an object with `properties`"
         raise UsageError(msg)
-    nodes = {name: compiler.node(sub) for name, sub in properties.items()}
+    nodes = {name: compiler.field(name, sub) for name, sub in properties.items()}
     return compiler, nodes, set(root.get("required", ()))
 
 

@@ -27,6 +27,7 @@ from llmframe.io.templates import Template
 from llmframe.parts.arrow import message_from_row, messages_to_arrow
 from llmframe.parts.types import MediaPart, Message, TextPart
 from llmframe.schema import JSON, PROMPT_OVERRIDES, PROMPTS, SCHEMA_VERSION
+from llmframe.tools.load import tool_problems
 
 __all__ = ["OVERRIDE_COLUMNS", "ReadOptions", "normalize"]
 
@@ -234,6 +235,9 @@ def _override_array(source: Source, column: str) -> tuple[pa.Array, list[InputEr
             msg = f"`{column}` must be {expected}"
             problems.append(InputError(msg, row=source.row_label(i), column=column))
             value = None
+        if column == "tools" and value is not None:  # checked here so `validate` sees it too
+            for problem in tool_problems(value)[1]:
+                problems.append(InputError(problem, row=source.row_label(i), column=column))
         out.append(value if kind is str or value is None else _json.dumps(value))
     array = pa.array(out, type=pa.string())
     return (array if kind is str else array.cast(JSON)), problems

@@ -25,7 +25,7 @@ from llmframe._json import parse_user_json
 from llmframe.errors import UsageError
 from llmframe.tools.spec import TOOL_CHOICES, ToolSpec
 
-__all__ = ["NAME_PATTERN", "check_choice", "load_tools", "parse_tools"]
+__all__ = ["NAME_PATTERN", "check_choice", "load_tools", "parse_tools", "tool_problems"]
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """A tool name every API takes: 1 to 64 letters, digits, ``_`` or ``-``."""
@@ -42,9 +42,20 @@ def parse_tools(value: Any, *, where: str) -> list[ToolSpec]:
     `where` says where the list came from (``tools file `t.json```, ``row 3, column `tools```)
     and starts each line of the error.
     """
+    specs, problems = tool_problems(value)
+    if problems:
+        raise UsageError("\n".join(f"{where}: {problem}" for problem in problems))
+    return specs
+
+
+def tool_problems(value: Any) -> tuple[list[ToolSpec], list[str]]:
+    """The tools a JSON list of definitions describes, and every problem found (a line each).
+
+    For callers that locate problems themselves (a `tools` cell is checked with its file, row
+    and column when the input is read); `parse_tools` raises them instead.
+    """
     if not isinstance(value, list):
-        msg = f"{where}: tools must be a JSON list of definitions, got {_kind(value)}"
-        raise UsageError(msg)
+        return [], [f"tools must be a JSON list of definitions, got {_kind(value)}"]
     problems: list[str] = []
     specs: list[ToolSpec] = []
     first_seen: dict[str, int] = {}
@@ -58,9 +69,7 @@ def parse_tools(value: Any, *, where: str) -> list[ToolSpec]:
             first_seen[name] = position
         if spec is not None:
             specs.append(spec)
-    if problems:
-        raise UsageError("\n".join(f"{where}: {problem}" for problem in problems))
-    return specs
+    return specs, problems
 
 
 def load_tools(path: str | os.PathLike[str]) -> list[ToolSpec]:
