@@ -23,9 +23,11 @@ from typing import Any
 import pyarrow as pa
 
 from llmframe import __version__
-from llmframe._preflight import check_media_support
-from llmframe.errors import StoreError, UsageError
+from llmframe._options import merge_options
+from llmframe._preflight import check_media_support, check_system_first
+from llmframe.errors import InputError, StoreError, UsageError
 from llmframe.extraction.contract import OutputSchema, ask_for_json
+from llmframe.extraction.load import load_schema
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
 from llmframe.io.followup import append_user_message, is_run_directory, run_conversations
@@ -128,7 +130,9 @@ def _resolve(request: RunRequest, label: str) -> ModelTarget:
     )
 
 
-def _row_targets(request: RunRequest, prompts: pa.Table, flagged: int) -> dict[str, ModelTarget]:
+def _row_targets(
+    request: RunRequest, prompts: pa.Table, flagged: int, source: Source
+) -> dict[str, ModelTarget]:
     """Targets named by a per-row ``model`` column; every row needs a model from somewhere."""
     if "model" not in prompts.column_names:
         row_models: list[str | None] = [None]
@@ -138,7 +142,14 @@ def _row_targets(request: RunRequest, prompts: pa.Table, flagged: int) -> dict[s
         msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
         raise UsageError(msg)
     names = sorted({m for m in row_models if m is not None})
-    return {name: _resolve(request, name) for name in names}
+    targets = {}
+    for name in names:
+        try:
+            targets[name] = _resolve(request, name)
+        except UsageError as exc:
+            row = source.row_label(row_models.index(name))
+            raise InputError(str(exc), file=source.path, row=row, column="model") from None
+    return targets
 
 
 @dataclass(frozen=True)
@@ -170,13 +181,16 @@ def prepare(request: RunRequest) -> Prepared:
             msg = "`--follow-up` is empty"
             raise UsageError(msg)
         prompts = append_user_message(prompts, request.follow_up)
-    row_targets = _row_targets(request, prompts, len(targets))
+    row_targets = _row_targets(request, prompts, len(targets), source)
     check_media_support(prompts, targets, row_targets, file=source.path)
-    _check_tools(request.tools, prompts, [*targets, *row_targets.values()])
-    if request.output is not None:
+    check_system_first(prompts, targets, row_targets, source)
+    _check_tools(request.tools, prompts, [*targets, *row_targets.values()], request.model_options)
+    schemas = _check_row_schemas(prompts, source)
+    if request.output is not None or schemas:
         for target in [*targets, *row_targets.values()]:
-            asking = ask_for_json(get_provider(target.endpoint.wire), request.output)
-            asking.apply([], request.model_options)  # options the schema sets are refused
+            for output in [request.output] if request.output is not None else schemas[:1]:
+                asking = ask_for_json(get_provider(target.endpoint.wire), output)
+                asking.apply([], request.model_options)  # options the schema sets are refused
     media_root = Path(request.read.media_root or default_root).resolve()
     fingerprint = _fingerprint(prompts)
     name = Path(source.path).name
@@ -189,7 +203,12 @@ def prepare(request: RunRequest) -> Prepared:
     return Prepared(targets, row_targets, prompts, media_root, fingerprint, out)
 
 
-def _check_tools(tools: ToolConfig, prompts: pa.Table, targets: Sequence[ModelTarget]) -> None:
+def _check_tools(
+    tools: ToolConfig,
+    prompts: pa.Table,
+    targets: Sequence[ModelTarget],
+    model_options: Mapping[str, Any],
+) -> None:
     """Refuse a tool choice naming no tool, bad ``tools`` cells, and providers without tools."""
     names = {spec.name for spec in tools.tools}
     if tools.choice not in (None, *TOOL_CHOICES) and tools.choice not in names:
@@ -209,7 +228,23 @@ def _check_tools(tools: ToolConfig, prompts: pa.Table, targets: Sequence[ModelTa
             if getattr(provider, "tool_options", None) is None:
                 msg = f"`{target.label}`: provider `{target.endpoint.name}` cannot take tools"
                 raise UsageError(msg)
-            provider.tool_options(tools.tools, tools.choice)  # a choice it cannot express fails
+            offer = provider.tool_options(tools.tools, tools.choice)  # a bad choice fails
+            merge_options(model_options, offer, set_by="the tools")
+
+
+def _check_row_schemas(prompts: pa.Table, source: Source) -> list[OutputSchema]:
+    """The distinct schemas of a ``schema`` column, each checked against its meta-schema."""
+    if "schema" not in prompts.column_names:
+        return []
+    found: dict[str, OutputSchema] = {}
+    for index, text in enumerate(prompts.column("schema").to_pylist()):
+        if text and text not in found:
+            try:
+                found[text] = OutputSchema(load_schema(json.loads(text)))
+            except UsageError as exc:
+                row = source.row_label(index)
+                raise InputError(str(exc), file=source.path, row=row, column="schema") from None
+    return list(found.values())
 
 
 def _check_options(options: RunOptions) -> None:
@@ -321,7 +356,8 @@ def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
             sent, options = inline_media(messages, media), request.model_options
             offer = getattr(provider, "tool_options", None)
             if offer is not None and (request.tools.tools or request.tools.choice):
-                options = {**options, **offer(request.tools.tools, request.tools.choice)}
+                offered = offer(request.tools.tools, request.tools.choice)
+                options = merge_options(options, offered, set_by="the tools")
             if request.output is not None:
                 sent, options = ask_for_json(provider, request.output).apply(sent, options)
             call = provider.build_call(target.model, sent, options, stream=request.options.stream)

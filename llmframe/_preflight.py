@@ -1,4 +1,4 @@
-"""Refuse, before anything is sent, media a provider cannot take.
+"""Refuse, before anything is sent, media a provider cannot take, and misplaced system turns.
 
 A run whose rows hold audio for a model that takes no audio would otherwise spend money on
 the rows before it and end with error rows; it is cheaper to say so at once, naming each row,
@@ -14,13 +14,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from llmframe.errors import InputError, raise_problems
+from llmframe.io.source import Source
 from llmframe.parts.longform import nested_to_long
 from llmframe.providers.endpoints import ModelTarget
 from llmframe.providers.profiles import PROFILES
 
-__all__ = ["check_media_support"]
+__all__ = ["check_media_support", "check_system_first"]
 
 _MEDIA = ("image", "audio", "video", "document")
+_SYSTEM_FIRST = {"anthropic": "Anthropic", "gemini": "Gemini"}
+"""Wires whose system prompt is a top-level field: system messages must come first."""
+_SYSTEM_ROLES = ("system", "developer")
 
 
 def _article(word: str) -> str:
@@ -60,3 +64,45 @@ def check_media_support(
             )
             problems.append(InputError(msg, row=f"id `{row['id']}`"))
     raise_problems(problems, file)
+
+
+def check_system_first(
+    prompts: pa.Table,
+    targets: Sequence[ModelTarget],
+    row_targets: Mapping[str, ModelTarget],
+    source: Source,
+) -> None:
+    """Raise `InvalidInput` naming each row with a system message after its conversation began.
+
+    Only for models whose API takes the system prompt at the top alone (Anthropic, Gemini).
+    """
+    wanted = [t for t in [*targets, *row_targets.values()] if t.endpoint.wire in _SYSTEM_FIRST]
+    if not wanted:
+        return
+    messages = prompts.column("messages").combine_chunks()
+    roles = pc.list_flatten(messages).field("role").cast(pa.string()).to_pylist()
+    offsets = messages.offsets.to_pylist()
+    models = prompts.column("model").to_pylist() if "model" in prompts.column_names else None
+    problems = []
+    for row in range(prompts.num_rows):
+        row_roles = roles[offsets[row] : offsets[row + 1]]
+        first = next((i for i, r in enumerate(row_roles) if r not in _SYSTEM_ROLES), None)
+        late = [
+            i
+            for i, r in enumerate(row_roles)
+            if r in _SYSTEM_ROLES and first is not None and i > first
+        ]
+        if not late:
+            continue
+        row_model = models[row] if models else None
+        for target in [row_targets[row_model]] if row_model else targets:
+            if target.endpoint.wire in _SYSTEM_FIRST:
+                msg = (
+                    f"message {late[0] + 1} is a {row_roles[late[0]]} message after the "
+                    f"conversation began; `{target.label}` takes "
+                    f"{_SYSTEM_FIRST[target.endpoint.wire]}'s system prompt only before it. "
+                    "Hint: move it to the start"
+                )
+                label = source.row_label(row)
+                problems.append(InputError(msg, row=label, column="messages"))
+    raise_problems(problems, source.path)

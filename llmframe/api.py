@@ -115,6 +115,9 @@ def convert(
     Nothing is written unless the whole input is valid; the output appears whole or not at all.
     """
     output_format(target)
+    if Path(source).resolve() == Path(target).resolve():
+        msg = f"`{target}` is the input file: converting it in place would lose it"
+        raise UsageError(msg)
     options = _options(template, system, id_column, media_root, column)
     table, summary = _read(source, options)
     old_root = Path(media_root) if media_root is not None else Path(source).parent
@@ -166,6 +169,11 @@ def _request(
     from llmframe.tools.config import tool_config
 
     read = _options(template, system, id_column, media_root, column)
+    if options is not None and not isinstance(options, Mapping):
+        msg = (
+            f'`options` must be a dict of model options, e.g. {{"temperature": 0}}; got {options!r}'
+        )
+        raise UsageError(msg)
     return _launch.RunRequest(
         source=source_from_data(data),
         models=[*([model] if model else []), *(models or [])],

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
+from llmframe._options import merge_options
 from llmframe._ratelimit import RateLimits
 from llmframe.errors import LlmframeError, UsageError
 from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
@@ -143,6 +144,8 @@ class Job:
     options: Mapping[str, Any]
     tools: ToolConfig = field(default_factory=ToolConfig)
     step: int = 0
+    output: OutputSchema | None = None
+    """The schema its answers must satisfy: the row's ``schema`` column, else the run's."""
 
 
 _MEDIA_CLASSES = get_args(MediaPart)
@@ -266,8 +269,9 @@ class Runner:
         self._in_flight_tokens = 0
         self._providers: dict[str, Provider] = {}
         self.output = output
-        self._checker = AnswerChecker(output.schema) if output is not None else None
-        self._json_requests: dict[str, JsonRequest] = {}
+        self._checkers: dict[int, AnswerChecker] = {}
+        self._json_requests: dict[tuple[str, int], JsonRequest] = {}
+        self._row_outputs: dict[str, OutputSchema] = {}
         self.tools = tools or ToolConfig()
         self._parsed_tools: dict[str, ToolConfig] = {}
 
@@ -345,16 +349,18 @@ class Runner:
                 names = batch.schema.names
                 row_options = batch.column("options").to_pylist() if "options" in names else None
                 row_tools = batch.column("tools").to_pylist() if "tools" in names else None
+                row_schemas = batch.column("schema").to_pylist() if "schema" in names else None
             options = dict(self.model_options)
             if row_options and row_options[index]:
                 options.update(_json.loads(row_options[index]))
             tools = self._row_tools(row_tools[index] if row_tools else None)
+            output = self._row_output(row_schemas[index] if row_schemas else None)
             for target in pending:
                 if self._stopping.is_set():
                     return
                 step, history = resume.get((prompt_id, target.label), (0, []))
                 messages = [*conversations[index], *history]
-                await queue.put(Job(prompt_id, target, messages, options, tools, step))
+                await queue.put(Job(prompt_id, target, messages, options, tools, step, output))
 
     def _resume_points(
         self, done: set[tuple[str, str]]
@@ -383,13 +389,26 @@ class Runner:
         )
         return random.uniform(ceiling / 2, ceiling)
 
-    def _json_request(self, provider: Provider) -> JsonRequest | None:
-        """How to ask `provider` for JSON when the run has an output schema (cached per wire)."""
-        if self.output is None:
-            return None
-        if provider.api not in self._json_requests:
-            self._json_requests[provider.api] = ask_for_json(provider, self.output)
-        return self._json_requests[provider.api]
+    def _json_request(self, provider: Provider, output: OutputSchema) -> JsonRequest:
+        """How to ask `provider` for JSON fitting `output` (cached per wire and schema)."""
+        key = (provider.api, id(output))
+        if key not in self._json_requests:
+            self._json_requests[key] = ask_for_json(provider, output)
+        return self._json_requests[key]
+
+    def _checker(self, output: OutputSchema) -> AnswerChecker:
+        if id(output) not in self._checkers:
+            self._checkers[id(output)] = AnswerChecker(output.schema)
+        return self._checkers[id(output)]
+
+    def _row_output(self, text: str | None) -> OutputSchema | None:
+        """The output schema of a row: its ``schema`` column, else the run's."""
+        if not text:
+            return self.output
+        if text not in self._row_outputs:
+            repair = self.output.repair if self.output is not None else 1
+            self._row_outputs[text] = OutputSchema(_json.loads(text), repair=repair)
+        return self._row_outputs[text]
 
     async def _exchange(
         self, client: httpx.AsyncClient, job: Job, provider: Provider, call: HttpCall
@@ -495,16 +514,18 @@ class Runner:
                 "options": _json.dumps(dict(job.options)) if job.options else None,
             }
         )
-        asking = self._json_request(provider)
+        output = job.output
+        asking = self._json_request(provider, output) if output is not None else None
         try:
             messages = inline_media(conversation, self.media)
-            options = {**job.options, **self._offer_tools(provider, job.tools)}
+            offer = self._offer_tools(provider, job.tools)
+            options = merge_options(job.options, offer, set_by="the tools")
             if asking is not None:
                 messages, options = asking.apply(messages, options)
         except LlmframeError as exc:
             turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
             return turns
-        repairs = self.output.repair if self.output is not None else 0
+        repairs = output.repair if output is not None else 0
         for turn in range(repairs + 1):
             try:
                 call = provider.build_call(
@@ -516,9 +537,9 @@ class Runner:
             turns.row.setdefault("request_fingerprint", _fingerprint(call.body))
             result, failure, attempts = await self._exchange(client, job, provider, call)
             turns.add(result, failure, attempts)
-            if result is None or self._checker is None:
+            if result is None or output is None:
                 break
-            verdict = self._checker.check(result.completion.parts)
+            verdict = self._checker(output).check(result.completion.parts)
             turns.verdict = verdict
             if verdict.ok or turn == repairs:
                 break

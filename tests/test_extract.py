@@ -507,3 +507,29 @@ def test_progress_counts_invalid_rows_as_done(
     assert recorder.last is summary
     assert summary.done == recorder.total == 3
     assert (summary.invalid, summary.repairs, summary.ok) == (3, 3, 0)
+
+
+def test_a_row_schema_column_is_asked_for_and_checked(
+    tmp_path: Path, openai_server: OpenAIServer
+) -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    prompts = tmp_path / "p.jsonl"
+    rows = [{"prompt": "count", "schema": schema}, {"prompt": "plain"}]
+    prompts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    openai_server.plan(Fault("reply", content='{"n": "many"}'), prompt="count", times=1)
+    run = llmframe.run(
+        prompts, model="openai/m", base_url=openai_server.base_url, out=tmp_path / "r",
+        progress=False,
+    )  # fmt: skip
+    bodies = {r.prompt: r.body for r in openai_server.requests}
+    assert bodies["count"]["response_format"]["json_schema"]["schema"]["required"] == ["n"]
+    assert "response_format" not in bodies["plain"]
+    rows_out = run.sql("select prompt_id, status, json from outputs order by text").fetchall()
+    statuses = sorted(status for _, status, _ in rows_out)
+    assert statuses == ["ok", "ok"]
+    assert openai_server.count == 3  # the bad answer got its repair turn
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "x", "schema": {"type": "nope"}}) + "\n")
+    with pytest.raises(llmframe.InputError, match=r"bad.jsonl: line 1: column `schema`"):
+        llmframe.run(bad, model="echo", out=tmp_path / "r2", progress=False)
+    assert not (tmp_path / "r2").exists()

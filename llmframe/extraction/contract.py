@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmframe._options import merge_options
 from llmframe.errors import UsageError
 from llmframe.parts.types import Message, TextPart
 
@@ -58,7 +59,7 @@ class JsonRequest:
         """The conversation and options of a request that asks for JSON this way."""
         if self.instructions is not None:
             messages = with_instructions(messages, self.instructions)
-        return list(messages), _merge(options, self.options)
+        return list(messages), merge_options(options, self.options, set_by="the output schema")
 
 
 def schema_name(schema: Mapping[str, Any], default: str = "extraction") -> str:
@@ -87,24 +88,6 @@ def ask_for_json(provider: Provider, output: OutputSchema) -> JsonRequest:
             f"this JSON Schema: {text}"
         )
     )
-
-
-def _merge(user: Mapping[str, Any], ours: Mapping[str, Any], path: str = "") -> dict[str, Any]:
-    """`user` options with `ours` merged in, objects key by key; a clash raises `UsageError`."""
-    merged = dict(user)
-    for key, value in ours.items():
-        where = f"{path}.{key}" if path else key
-        if key not in merged:
-            merged[key] = value
-        elif isinstance(merged[key], Mapping) and isinstance(value, Mapping):
-            merged[key] = _merge(merged[key], value, where)
-        else:
-            msg = (
-                f"option `{where}` is set by the output schema; drop it from `-o`/`options` "
-                "(the schema is sent in it)"
-            )
-            raise UsageError(msg)
-    return merged
 
 
 def with_instructions(messages: Sequence[Message], text: str) -> list[Message]:

@@ -418,6 +418,14 @@ ROLES_AND_PARTS = [
             )
         },
     ),
+    Case(
+        "run-system-after-user-gemini",
+        "A system message after the user's, for Gemini (one system instruction, first): refused "
+        "up front rather than as an error row per such row.",
+        "run late.jsonl --model gemini/gemini-x --base-url {url} --out run",
+        "late.jsonl: line 1: column `messages`: message 2",
+        files={"late.jsonl": jsonl(chat(user("hi"), {"role": "system", "content": "Be brief."}))},
+    ),
 ]
 
 TEMPLATES = [
@@ -640,6 +648,13 @@ MODELS = [
         "run prompts.jsonl --out run",
         "no model: pass `--model`",
     ),
+    Case(
+        "run-row-model-unknown",
+        "A per-row `model` cell naming an unknown provider.",
+        "run models.jsonl --out run",
+        "models.jsonl: line 1: column `model`: unknown model `nope/x`",
+        files={"models.jsonl": jsonl({"prompt": "hi", "model": "nope/x"})},
+    ),
 ]
 
 TOOLS = [
@@ -709,6 +724,12 @@ TOOLS = [
         "validate rowtools.jsonl",
         "rowtools.jsonl: line 1: column `tools`: tool `get_weather`: duplicate name",
         files={"rowtools.jsonl": jsonl({"prompt": "hi", "tools": [WEATHER, WEATHER]})},
+    ),
+    Case(
+        "run-option-set-by-tools",
+        "`-o tools=...` beside `--tools`, which would silently replace it.",
+        "run prompts.jsonl {openai} --out run --tools tools.json -o tools=1",
+        "option `tools` is set by",
     ),
 ]
 
@@ -818,6 +839,12 @@ RUNS_AND_OUTPUTS = [
         f"{_EXTRACT} 'sentiment str' {{openai}}",
         "Error: Invalid value for --out: give the output Parquet file",
         parser=True,
+    ),
+    Case(
+        "convert-output-is-the-input",
+        "`convert` onto its own input, which would overwrite it.",
+        "convert prompts.jsonl prompts.jsonl",
+        "prompts.jsonl",
     ),
 ]
 
@@ -1023,6 +1050,13 @@ PYTHON_API = [
         "StoreError: no run at `nope`: the folder does not exist",
         error=StoreError,
     ),
+    Case(
+        "api-run-options-not-a-mapping",
+        "`options=` that is not a mapping.",
+        f"{_RUN_API}, options=[1])",
+        "UsageError: `options`",
+        error=UsageError,
+    ),
 ]
 
 TOPICS: dict[str, list[Case]] = {
@@ -1041,42 +1075,5 @@ TOPICS: dict[str, list[Case]] = {
 """The catalogue by topic, in the order the docs show it."""
 CASES: list[Case] = [case for cases in TOPICS.values() for case in cases]
 
-GAPS: list[Case] = [
-    Case(
-        "run-system-after-user-gemini",
-        "A system message after the user's, for Gemini (one system instruction, first): today "
-        "the run starts and each such row ends as an `UnsupportedPart` error row (exit 1).",
-        "run late.jsonl --model gemini/gemini-x --base-url {url} --out run",
-        "late.jsonl: line 1: column `messages`: message 2",
-        files={"late.jsonl": jsonl(chat(user("hi"), {"role": "system", "content": "Be brief."}))},
-    ),
-    Case(
-        "run-row-model-unknown",
-        "A per-row `model` cell naming an unknown provider: today the message names neither the "
-        "file, the line nor the column, and `validate` accepts the file.",
-        "run models.jsonl --out run",
-        "models.jsonl: line 1: column `model`: unknown model `nope/x`",
-        files={"models.jsonl": jsonl({"prompt": "hi", "model": "nope/x"})},
-    ),
-    Case(
-        "run-option-set-by-tools",
-        "`-o tools=...` beside `--tools`: today the option is silently replaced by the tools "
-        "(extract refuses the like of it for `response_format`).",
-        "run prompts.jsonl {openai} --out run --tools tools.json -o tools=1",
-        "option `tools` is set by",
-    ),
-    Case(
-        "convert-output-is-the-input",
-        "`convert` onto its own input: today the input file is overwritten by the conversion.",
-        "convert prompts.jsonl prompts.jsonl",
-        "prompts.jsonl",
-    ),
-    Case(
-        "api-run-options-not-a-mapping",
-        "`options=` that is not a mapping: today a `TypeError` from `dict()`.",
-        f"{_RUN_API}, options=[1])",
-        "UsageError: `options`",
-        error=UsageError,
-    ),
-]
+GAPS: list[Case] = []
 """Bad inputs not refused as they should be yet: `test_known_gap` expects each to fail."""
