@@ -8,6 +8,7 @@ appear in anything this module raises.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -50,6 +51,8 @@ class AttemptFailed(Exception):
 
 
 _TIMED_OUT = "timed out"
+_SHORTEST_SECRET = 4
+"""Shorter header values (``1``, ``no``) are not masked: they would garble every message."""
 _CONNECTION_FAILED = "connection failed"
 
 
@@ -67,6 +70,16 @@ def _detail(exc: BaseException) -> str:
             return str(cause) if cause is exc else f"{type(exc).__name__}: {cause}"
         cause = cause.__cause__ or cause.__context__
     return type(exc).__name__
+
+
+def _without_credentials(verdict: ErrorVerdict, target: ModelTarget) -> ErrorVerdict:
+    """`verdict` with the target's key and header values masked: a server may say them back."""
+    secrets = [target.api_key or "", *(target.headers or {}).values()]
+    message = verdict.message
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORTEST_SECRET:
+            message = message.replace(secret, "***")
+    return dataclasses.replace(verdict, message=message) if message != verdict.message else verdict
 
 
 def _transport_failure(kind: str, exc: BaseException) -> AttemptFailed:
@@ -130,6 +143,9 @@ async def attempt(
     seen: dict[str, int] = {}
     try:
         return await asyncio.wait_for(_attempt(client, target, provider, call, seen), timeout)
+    except AttemptFailed as failure:
+        failure.verdict = _without_credentials(failure.verdict, target)
+        raise
     except asyncio.TimeoutError as exc:
         late = TimeoutError(f"no complete answer within {timeout:g}s")
         failure = _transport_failure(_TIMED_OUT, late)

@@ -19,8 +19,12 @@ def _refuse_constant(name: str) -> Any:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse strict JSON text (no NaN or Infinity)."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """Parse strict JSON text (no NaN or Infinity); too deep a nesting is a `ValueError` too."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        msg = "JSON nested too deeply"
+        raise ValueError(msg) from None
 
 
 def parse_user_json(text: str, where: str) -> Any:

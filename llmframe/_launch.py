@@ -39,6 +39,7 @@ from llmframe.providers import get_provider
 from llmframe.providers.endpoints import ModelTarget, resolve_model
 from llmframe.runner import Progress, Runner, RunOptions, RunSummary
 from llmframe.store import Manifest, RunStore
+from llmframe.store.manifest import secret_keys
 from llmframe.tools.load import parse_tools
 from llmframe.tools.spec import TOOL_CHOICES, ToolConfig
 
@@ -185,6 +186,7 @@ def prepare(request: RunRequest) -> Prepared:
     check_media_support(prompts, targets, row_targets, file=source.path)
     check_system_first(prompts, targets, row_targets, source)
     _check_tools(request.tools, prompts, [*targets, *row_targets.values()], request.model_options)
+    _check_row_options(prompts, source)
     schemas = _check_row_schemas(prompts, source)
     if request.output is not None or schemas:
         for target in [*targets, *row_targets.values()]:
@@ -230,6 +232,21 @@ def _check_tools(
                 raise UsageError(msg)
             offer = provider.tool_options(tools.tools, tools.choice)  # a bad choice fails
             merge_options(model_options, offer, set_by="the tools")
+
+
+def _check_row_options(prompts: pa.Table, source: Source) -> None:
+    """Refuse credentials in an ``options`` column: they would be stored in the run."""
+    if "options" not in prompts.column_names:
+        return
+    for index, text in enumerate(prompts.column("options").to_pylist()):
+        keys = secret_keys(json.loads(text)) if text else []
+        if keys:
+            names = ", ".join(f"`{k}`" for k in keys)
+            msg = (
+                f"refusing to store credentials in a run: option(s) {names}. "
+                "Hint: pass keys through the environment, never as options"
+            )
+            raise InputError(msg, file=source.path, row=source.row_label(index), column="options")
 
 
 def _check_row_schemas(prompts: pa.Table, source: Source) -> list[OutputSchema]:

@@ -26,7 +26,7 @@ no plugin needed), and keys that no header can carry are refused without being e
 Already covered elsewhere, and extended here: ``tests/test_runner.py::
 test_secrets_are_sent_but_never_written`` (one CLI route, raw bytes) and the end-to-end runs of
 ``tests/test_provider_anthropic.py`` and ``tests/test_provider_gemini.py`` (raw bytes of the run).
-Known gaps are ``xfail(strict=True)`` tests below, so a fix makes them fail until unmarked.
+The last tests are gaps this suite found (a key a server says back, token-named options), fixed.
 """
 
 from __future__ import annotations
@@ -753,7 +753,7 @@ def test_model_target_reprs_and_errors_hide_every_credential() -> None:
     assert_exception_clean(bad.value)
 
 
-# --- known gaps (reported; xfail until fixed) -----------------------------------------------------
+# --- gaps the suite found, fixed -----------------------------------------------------------------
 
 
 class EchoingServer(LoopbackServer):
@@ -769,13 +769,6 @@ class EchoingServer(LoopbackServer):
         return web.json_response(body, status=401)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: llmframe/_attempt.py keeps the provider's error message as is; only "
-    "key-shaped text (sk-..., AIza..., Bearer ...) is masked, so a server that says the key back "
-    "gets it stored in responses.error_message. Fix: mask target.api_key and --header values "
-    "in AttemptFailed verdicts where _attempt adds the credentials.",
-)
 def test_a_key_the_server_says_back_is_not_stored(
     tmp_path: Path, no_keys: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -791,12 +784,6 @@ def test_a_key_the_server_says_back_is_not_stored(
     scan_run(out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported: llmframe/store/manifest.py _SECRET_KEYS/_SECRET_SUFFIXES miss token "
-    "names (`token`, `access_token`, `auth_token`, `bearer_token`), which are stored in "
-    "manifest.json, prompts.parquet and every response row.",
-)
 @pytest.mark.parametrize("name", ["access_token", "auth_token", "bearer_token", "token"])
 def test_token_options_are_refused_too(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -808,3 +795,26 @@ def test_token_options_are_refused_too(
     )
     assert code == 2
     assert not out.exists()
+
+
+def test_a_credential_in_a_rows_options_column_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, out = tmp_path / "prompts.jsonl", tmp_path / "run"
+    source.write_text(json.dumps({"prompt": "hello", "options": {"api_key": SENTINEL}}) + "\n")
+    code, _, err = cli(capsys, "run", str(source), "-m", "echo", "--out", str(out))
+    assert code == 2
+    assert "prompts.jsonl: line 1: column `options`: refusing to store credentials" in err
+    assert SENTINEL not in err
+    assert not out.exists()
+
+
+def test_json_nested_too_deeply_is_bad_input_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"prompt": "a", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    code, _, err = cli(capsys, "validate", str(deep))
+    assert code == 2
+    assert "Traceback" not in err
+    assert "deep.jsonl" in err

@@ -19,16 +19,28 @@ from urllib.parse import urlsplit
 from llmframe import _json
 from llmframe.errors import StoreError, UsageError
 
-__all__ = ["FORMAT", "Manifest", "differences"]
+__all__ = ["FORMAT", "Manifest", "differences", "secret_keys"]
 
 FORMAT = 2
 """2: responses and parts have ``step`` (and responses ``final``): tool-calling chains."""
 """The run-directory format this code reads and writes."""
 
 _SECRET_KEYS = frozenset(
-    {"api_key", "apikey", "api-key", "authorization", "x-api-key", "password", "secret"}
+    {"api_key", "apikey", "api-key", "authorization", "x-api-key", "password", "secret", "token"}
 )
-_SECRET_SUFFIXES = ("_api_key", "-api-key", "_secret", "_password", "_token_secret")
+_SECRET_SUFFIXES = (
+    "_api_key",
+    "-api-key",
+    "_secret",
+    "_password",
+    "_token_secret",
+    "access_token",
+    "auth_token",
+    "bearer_token",
+    "refresh_token",
+    "session_token",
+    "id_token",
+)
 
 
 def _version() -> str:
@@ -147,7 +159,8 @@ def differences(run: Manifest, now: Manifest) -> list[str]:
     return found
 
 
-def _secret_keys(value: Any, path: str) -> list[str]:
+def secret_keys(value: Any, path: str = "") -> list[str]:
+    """The paths of keys in `value` (options, at any depth) whose names say credentials."""
     found = []
     if isinstance(value, Mapping):
         for key, item in value.items():
@@ -155,15 +168,15 @@ def _secret_keys(value: Any, path: str) -> list[str]:
             lowered = str(key).lower()
             if lowered in _SECRET_KEYS or lowered.endswith(_SECRET_SUFFIXES):
                 found.append(where)
-            found += _secret_keys(item, where)
+            found += secret_keys(item, where)
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            found += _secret_keys(item, f"{path}[{index}]")
+            found += secret_keys(item, f"{path}[{index}]")
     return found
 
 
 def _check_secrets(manifest: Manifest) -> None:
-    keys = _secret_keys(manifest.options, "")
+    keys = secret_keys(manifest.options, "")
     if keys:
         names = ", ".join(f"`{k}`" for k in keys)
         msg = (
