@@ -181,9 +181,16 @@ class Tmpfs:
         subprocess.run(command, capture_output=True, text=True, check=True)
 
     def unmount(self) -> None:
-        if self.mounted:
-            subprocess.run(["umount", str(self.path)], capture_output=True, check=True)
-            self.mounted = False
+        """Unmount; a process still closing its files may keep it busy a moment: then detach."""
+        if not self.mounted:
+            return
+        for _ in range(20):
+            if subprocess.run(["umount", str(self.path)], capture_output=True).returncode == 0:
+                self.mounted = False
+                return
+            time.sleep(0.1)
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=True)
+        self.mounted = False
 
 
 @pytest.fixture

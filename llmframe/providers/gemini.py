@@ -198,7 +198,7 @@ class Gemini:
         details = (
             [d for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
         )
-        if any(d.get("reason") in _AUTH_REASONS for d in details):
+        if any(str(d.get("reason")) in _AUTH_REASONS for d in details):
             return ErrorVerdict(retryable=False, error_type="AuthFailed", message=message)
         retry_after = _http.retry_after(headers)
         if retry_after is None:
