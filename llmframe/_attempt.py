@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from llmframe._transport import connection_failure
 from llmframe.errors import ProviderError, UnexpectedResponse
 from llmframe.providers.base import Completion, ErrorVerdict, HttpCall, Provider, SseEvent
 from llmframe.providers.endpoints import ModelTarget
@@ -97,7 +98,8 @@ def _translated() -> Iterator[None]:
     except AttemptFailed:
         raise
     except httpx.TimeoutException as exc:
-        raise _transport_failure(_TIMED_OUT, exc) from exc
+        kind = _CONNECTION_FAILED if connection_failure(exc) else _TIMED_OUT
+        raise _transport_failure(kind, exc) from exc
     except (httpx.TransportError, httpx.StreamError) as exc:
         raise _transport_failure(_CONNECTION_FAILED, exc) from exc
     except UnexpectedResponse as exc:

@@ -33,6 +33,7 @@ from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
 from llmframe._options import merge_options
 from llmframe._ratelimit import RateLimits
+from llmframe._transport import network_transport
 from llmframe.errors import LlmframeError, UsageError
 from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
@@ -630,7 +631,7 @@ class Runner:
             name = target.endpoint.name
             if name not in clients:
                 factory = target.endpoint.transport
-                transport = factory() if factory is not None else None
+                transport = factory() if factory is not None else network_transport(limits)
                 clients[name] = httpx.AsyncClient(
                     transport=transport, limits=limits, timeout=timeout
                 )

@@ -99,7 +99,7 @@ EXPECTED: dict[FaultKind, Says] = {
     "cut": Says(
         "ProviderTransportError",
         200,
-        "connection failed: peer closed connection without sending complete message body",
+        "connection failed: Response payload is not completed",
     ),
     "truncated": Says("UnexpectedResponse", 200, "the stream ended before `[DONE]`", _NOT_JSON),
     "malformed": Says("UnexpectedResponse", 200, "got a stream event that is not JSON", _NOT_JSON),
