@@ -40,7 +40,6 @@ from llmframe.providers.endpoints import ModelTarget, resolve_model
 from llmframe.runner import Progress, Runner, RunOptions, RunSummary
 from llmframe.store import Manifest, RunStore
 from llmframe.store.manifest import secret_keys
-from llmframe.tools.load import parse_tools
 from llmframe.tools.spec import TOOL_CHOICES, ToolConfig
 
 __all__ = [
@@ -211,7 +210,7 @@ def _check_tools(
     targets: Sequence[ModelTarget],
     model_options: Mapping[str, Any],
 ) -> None:
-    """Refuse a tool choice naming no tool, bad ``tools`` cells, and providers without tools."""
+    """Refuse a tool choice naming no tool, a clashing option, and providers without tools."""
     names = {spec.name for spec in tools.tools}
     if tools.choice not in (None, *TOOL_CHOICES) and tools.choice not in names:
         known = ", ".join(f"`{n}`" for n in sorted(names)) or "none"
@@ -220,10 +219,8 @@ def _check_tools(
     if tools.max_steps < 1 or tools.timeout <= 0:
         msg = "`max_steps` must be at least 1 and the tool timeout positive"
         raise UsageError(msg)
+    # the cells themselves were checked when the input was read (with file, line, column)
     cells = prompts.column("tools").to_pylist() if "tools" in prompts.column_names else []
-    for row, text in enumerate(cells, 1):
-        if text:
-            parse_tools(json.loads(text), where=f"row {row}, column `tools`")
     if tools.tools or tools.choice is not None or any(cells):
         for target in targets:
             provider = get_provider(target.endpoint.wire)

@@ -22,8 +22,6 @@ from llmframe.providers.profiles import PROFILES
 __all__ = ["check_media_support", "check_system_first"]
 
 _MEDIA = ("image", "audio", "video", "document")
-_SYSTEM_FIRST = {"anthropic": "Anthropic", "gemini": "Gemini"}
-"""Wires whose system prompt is a top-level field: system messages must come first."""
 _SYSTEM_ROLES = ("system", "developer")
 
 
@@ -66,6 +64,11 @@ def check_media_support(
     raise_problems(problems, file)
 
 
+def _system_first(target: ModelTarget) -> bool:
+    profile = PROFILES.get(target.endpoint.wire)
+    return profile is not None and profile.system_first
+
+
 def check_system_first(
     prompts: pa.Table,
     targets: Sequence[ModelTarget],
@@ -74,10 +77,10 @@ def check_system_first(
 ) -> None:
     """Raise `InvalidInput` naming each row with a system message after its conversation began.
 
-    Only for models whose API takes the system prompt at the top alone (Anthropic, Gemini).
+    Only for models whose API takes the system prompt at the top alone (`Profile.system_first`:
+    Anthropic, Gemini).
     """
-    wanted = [t for t in [*targets, *row_targets.values()] if t.endpoint.wire in _SYSTEM_FIRST]
-    if not wanted:
+    if not any(_system_first(t) for t in [*targets, *row_targets.values()]):
         return
     messages = prompts.column("messages").combine_chunks()
     roles = pc.list_flatten(messages).field("role").cast(pa.string()).to_pylist()
@@ -96,12 +99,11 @@ def check_system_first(
             continue
         row_model = models[row] if models else None
         for target in [row_targets[row_model]] if row_model else targets:
-            if target.endpoint.wire in _SYSTEM_FIRST:
+            if _system_first(target):
                 msg = (
                     f"message {late[0] + 1} is a {row_roles[late[0]]} message after the "
-                    f"conversation began; `{target.label}` takes "
-                    f"{_SYSTEM_FIRST[target.endpoint.wire]}'s system prompt only before it. "
-                    "Hint: move it to the start"
+                    f"conversation began; `{target.label}` takes a system prompt only before "
+                    "it. Hint: move it to the start"
                 )
                 label = source.row_label(row)
                 problems.append(InputError(msg, row=label, column="messages"))

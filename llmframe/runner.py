@@ -275,6 +275,7 @@ class Runner:
         self._row_outputs: dict[str, OutputSchema] = {}
         self.tools = tools or ToolConfig()
         self._parsed_tools: dict[str, ToolConfig] = {}
+        self._tool_offers: dict[tuple[str, int], Mapping[str, Any]] = {}
 
     def stop(self) -> None:
         """Stop sending new requests; those in flight finish (the caller may cancel them)."""
@@ -457,14 +458,21 @@ class Runner:
             await asyncio.sleep(self._backoff(attempts, failure.verdict))
 
     def _offer_tools(self, provider: Provider, tools: ToolConfig) -> Mapping[str, Any]:
-        """The request options that offer `tools` to `provider` (none without tools)."""
+        """The request options that offer `tools` to `provider` (none without tools).
+
+        Built once per wire and tool set, not per request; `prepare` has refused providers
+        without tools already.
+        """
         if not tools.tools and tools.choice is None:
             return {}
-        offer = getattr(provider, "tool_options", None)
-        if offer is None:
-            msg = f"provider `{provider.name}` cannot take tools"
-            raise UsageError(msg)
-        return offer(tools.tools, tools.choice)
+        key = (provider.api, id(tools))
+        if key not in self._tool_offers:
+            offer = getattr(provider, "tool_options", None)
+            if offer is None:
+                msg = f"provider `{provider.name}` cannot take tools"
+                raise UsageError(msg)
+            self._tool_offers[key] = offer(tools.tools, tools.choice)
+        return self._tool_offers[key]
 
     async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
         """Answer `job`'s chain: ask, run the tools it called (Python functions), ask again."""

@@ -8,7 +8,8 @@ from llmframe.cli import main
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``llmframe ARGS``: the exit code, stdout and stderr."""
+    """Run ``llmframe ARGS``: the exit code, stdout and stderr (of this call only)."""
+    capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main(list(args))
     captured = capsys.readouterr()

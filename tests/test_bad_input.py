@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clirun import cli as run
 
 import llmframe
 from llmframe.cli import main
@@ -40,15 +41,6 @@ Maker = Callable[[Path], Path]
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI; return its exit code, stdout and stderr."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exit_info.value.code or 0), out, err
 
 
 def snapshot(folder: Path) -> set[str]:

@@ -8,19 +8,13 @@ from pathlib import Path
 
 import pytest
 import typer
+from clirun import cli as run_cli
 
 import llmframe
-from llmframe.cli import app, main
+from llmframe.cli import app
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(typer.main.get_command(app).commands)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(exit_info.value.code or 0), captured.out, captured.err
 
 
 def test_commands_are_the_ones_this_stage_promises() -> None:

@@ -38,7 +38,6 @@ from bad_inputs.catalogue import (
     BASE_FILES,
     CASES,
     COMMANDS,
-    GAPS,
     SHOWN_URL,
     TOPICS,
     Case,
@@ -299,13 +298,6 @@ def test_case_is_refused(
     assert documented == section(case, outcome.message), (
         f"docs/errors.md disagrees about `{case.id}`: {REGENERATE}"
     )
-
-
-@pytest.mark.xfail(reason="a known gap, reported: fix it, then move the case to `CASES`")
-@pytest.mark.parametrize("case", GAPS, ids=[c.id for c in GAPS])
-def test_known_gap(case: Case, tmp_path: Path, openai_server: OpenAIServer) -> None:
-    outcome, sent = play(case, tmp_path, openai_server)
-    check_refused(case, outcome, sent)
 
 
 def test_docs_list_every_case_once(docs_text: str) -> None:

@@ -22,6 +22,8 @@ class Profile:
     """Part types that responses can hold."""
     streaming: str
     """How streams are framed."""
+    system_first: bool = False
+    """The system prompt is a top-level field: system messages must come before the rest."""
 
 
 _TEXT_TOOLS = ("text", "tool_call", "tool_result")
@@ -40,11 +42,13 @@ PROFILES: dict[str, Profile] = {
         takes=(*_TEXT_TOOLS, "image", "document", "reasoning"),
         gives=("text", "tool_call", "reasoning"),
         streaming="SSE",
+        system_first=True,
     ),
     "gemini": Profile(
         takes=(*_TEXT_TOOLS, "image", "audio", "video", "document", "reasoning"),
         gives=("text", "tool_call", "reasoning", "image"),
         streaming="SSE",
+        system_first=True,
     ),
     "ollama": Profile(
         takes=(*_TEXT_TOOLS, "image", "reasoning"),

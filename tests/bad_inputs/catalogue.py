@@ -32,7 +32,7 @@ from llmframe.errors import (
     UsageError,
 )
 
-__all__ = ["API_NAMES", "BASE_FILES", "CASES", "COMMANDS", "GAPS", "SHOWN_URL", "TOPICS", "Case"]
+__all__ = ["API_NAMES", "BASE_FILES", "CASES", "COMMANDS", "SHOWN_URL", "TOPICS", "Case"]
 
 COMMANDS = ("run", "extract", "convert", "validate", "api")
 SHOWN_URL = "http://127.0.0.1:PORT/v1"
@@ -1074,6 +1074,3 @@ TOPICS: dict[str, list[Case]] = {
 }
 """The catalogue by topic, in the order the docs show it."""
 CASES: list[Case] = [case for cases in TOPICS.values() for case in cases]
-
-GAPS: list[Case] = []
-"""Bad inputs not refused as they should be yet: `test_known_gap` expects each to fail."""
