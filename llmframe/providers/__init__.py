@@ -29,6 +29,7 @@ _BUILTIN: dict[str, str] = {
     "anthropic": "llmframe.providers.anthropic:Anthropic",
     "gemini": "llmframe.providers.gemini:Gemini",
     "ollama": "llmframe.providers.ollama:Ollama",
+    "llamacpp": "llmframe.providers.llamacpp:LlamaCpp",
 }
 
 

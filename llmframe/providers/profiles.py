@@ -55,4 +55,9 @@ PROFILES: dict[str, Profile] = {
         gives=("text", "tool_call", "reasoning"),
         streaming="NDJSON",
     ),
+    "llamacpp": Profile(
+        takes=_TEXT_TOOLS,
+        gives=("text", "tool_call"),
+        streaming="in process",
+    ),
 }
