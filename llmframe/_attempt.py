@@ -1,8 +1,8 @@
-"""One HTTP attempt: send a provider's call, stream or read the answer, translate failures.
+"""One attempt: send a provider's call through a transport, read the answer, translate failures.
 
-Every httpx and parser failure leaves here as `AttemptFailed` carrying an `ErrorVerdict`, so the
-runner's retry loop has one thing to look at. Credentials are added here, last, and never
-appear in anything this module raises.
+Every transport and parser failure leaves here as `AttemptFailed` carrying an `ErrorVerdict`, so
+the runner's retry loop has one thing to look at. The transport adds credentials last; they
+never appear in anything this module raises.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 import httpx
 
-from llmframe._transport import connection_failure
 from llmframe.errors import ProviderError, UnexpectedResponse
 from llmframe.providers.base import Completion, ErrorVerdict, HttpCall, Provider, SseEvent
 from llmframe.providers.endpoints import ModelTarget
+from llmframe.transports.base import Transport
+from llmframe.transports.http import connection_failure
 
 __all__ = ["AttemptFailed", "AttemptResult", "attempt"]
 
@@ -112,21 +113,12 @@ def _translated() -> Iterator[None]:
         raise AttemptFailed(verdict) from exc
 
 
-async def _events(response: httpx.Response, provider: Provider) -> AsyncIterator[SseEvent]:
-    decoder = provider.stream_decoder()
-    async for chunk in response.aiter_bytes():
-        for event in decoder.feed(chunk):
-            yield event
-    for event in decoder.finish():
-        yield event
-
-
 async def _read_stream(
-    response: httpx.Response, provider: Provider, started: float
+    events: AsyncIterator[SseEvent], provider: Provider, started: float
 ) -> tuple[Completion, float | None]:
     parser = provider.stream_parser()
     ttft: float | None = None
-    async for event in _events(response, provider):
+    async for event in events:
         for _delta in parser.feed(event):
             if ttft is None:
                 ttft = (time.perf_counter() - started) * 1000
@@ -134,7 +126,7 @@ async def _read_stream(
 
 
 async def attempt(
-    client: httpx.AsyncClient,
+    transport: Transport,
     target: ModelTarget,
     provider: Provider,
     call: HttpCall,
@@ -144,7 +136,7 @@ async def attempt(
     """Make one attempt of `call`, bounded by `timeout` seconds from start to the last byte."""
     seen: dict[str, int] = {}
     try:
-        return await asyncio.wait_for(_attempt(client, target, provider, call, seen), timeout)
+        return await asyncio.wait_for(_attempt(transport, target, provider, call, seen), timeout)
     except AttemptFailed as failure:
         failure.verdict = _without_credentials(failure.verdict, target)
         raise
@@ -156,36 +148,30 @@ async def attempt(
 
 
 async def _attempt(
-    client: httpx.AsyncClient,
+    transport: Transport,
     target: ModelTarget,
     provider: Provider,
     call: HttpCall,
     seen: dict[str, int],
 ) -> AttemptResult:
     started = time.perf_counter()
-    headers = {**call.headers, **target.auth_headers()}
     status: int | None = None
     try:
         with _translated():
-            request = client.build_request(
-                call.method, target.base_url + call.path, json=call.body, headers=headers
-            )
-            response = await client.send(request, stream=True)
+            reply = await transport.send(call, target, provider)
             try:
-                status = seen["status"] = response.status_code
-                response_headers = dict(response.headers)
+                status = seen["status"] = reply.status
                 if status >= 400:
-                    body = await response.aread()
-                    verdict = provider.classify_error(status, response_headers, body)
-                    raise AttemptFailed(verdict, http_status=status, headers=response_headers)
-                if call.stream:
-                    completion, ttft = await _read_stream(response, provider, started)
+                    verdict = provider.classify_error(status, reply.headers, await reply.read())
+                    raise AttemptFailed(verdict, http_status=status, headers=reply.headers)
+                if reply.events is not None:
+                    completion, ttft = await _read_stream(reply.events, provider, started)
                 else:
-                    completion, ttft = provider.parse_body(await response.aread()), None
+                    completion, ttft = provider.parse_body(await reply.read()), None
             finally:
-                await response.aclose()
+                await reply.aclose()
     except AttemptFailed as exc:
         exc.http_status = exc.http_status or status
         raise
     latency = (time.perf_counter() - started) * 1000
-    return AttemptResult(completion, status, latency, ttft, response_headers)
+    return AttemptResult(completion, status, latency, ttft, reply.headers)

@@ -1,25 +1,27 @@
-"""The offline model `echo`: its answers, token counts, stream and latency, through httpx."""
+"""The offline model `echo`: its answers, token counts, stream and latency, via its transport."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from llmframe.providers.base import HttpCall
 from llmframe.providers.echo import (
-    BASE_URL,
     EchoTransport,
     chunk_delays,
     echo_chunks,
     echo_completion,
 )
+from llmframe.providers.endpoints import resolve_model
+from llmframe.providers.openai import OpenAIChat
 
 
 def body(*messages: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -51,24 +53,39 @@ SEARCH = {
 }
 
 
-async def post(payload: Any, **kwargs: Any) -> httpx.Response:
-    async with httpx.AsyncClient(transport=EchoTransport(), base_url=BASE_URL) as client:
-        return await client.post("/chat/completions", json=payload, **kwargs)
+@dataclass(frozen=True)
+class Answered:
+    """What echo's transport replied, read whole."""
+
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+async def post(
+    payload: Any, path: str = "/chat/completions", method: str = "POST", stream: bool = False
+) -> Answered:
+    call = HttpCall(method, path, payload, stream=stream)  # type: ignore[arg-type]
+    reply = await EchoTransport().send(call, resolve_model("echo"), OpenAIChat())
+    assert reply.events is None
+    return Answered(reply.status, dict(reply.headers), reply.body or b"")
 
 
 async def stream(payload: dict[str, Any]) -> tuple[list[str], list[float]]:
-    """The data lines of a streamed answer and when each arrived (seconds after sending)."""
+    """The data of each streamed event and when each arrived (seconds after sending)."""
     lines, times = [], []
-    async with httpx.AsyncClient(transport=EchoTransport(), base_url=BASE_URL) as client:
-        start = time.monotonic()
-        async with client.stream("POST", "/chat/completions", json=payload) as response:
-            assert response.status_code == 200
-            assert response.headers["content-type"] == "text/event-stream"
-            async for line in response.aiter_lines():
-                if line:
-                    assert line.startswith("data: ")
-                    lines.append(line.removeprefix("data: "))
-                    times.append(time.monotonic() - start)
+    start = time.monotonic()
+    call = HttpCall("POST", "/chat/completions", payload, stream=True)
+    reply = await EchoTransport().send(call, resolve_model("echo"), OpenAIChat())
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "text/event-stream"
+    assert reply.events is not None
+    async for event in reply.events:
+        lines.append(event.data)
+        times.append(time.monotonic() - start)
     return lines, times
 
 
@@ -374,10 +391,13 @@ def test_whole_answer_latency() -> None:
     assert time.monotonic() - start >= 0.19
 
 
-def test_read_timeout_applies_to_latency() -> None:
-    timeout = httpx.Timeout(5, read=0.05)
-    with pytest.raises(httpx.ReadTimeout):
-        asyncio.run(post(body(user("a"), latency_ms=5000), timeout=timeout))
+def test_the_runners_timeout_applies_to_latency() -> None:
+    from llmframe._attempt import AttemptFailed, attempt
+
+    call = HttpCall("POST", "/chat/completions", body(user("a"), latency_ms=5000), stream=False)
+    run = attempt(EchoTransport(), resolve_model("echo"), OpenAIChat(), call, timeout=0.05)
+    with pytest.raises(AttemptFailed, match="timed out"):
+        asyncio.run(run)
 
 
 @pytest.mark.parametrize(
@@ -399,12 +419,11 @@ def test_bad_requests_get_a_400(payload: Any, message: str) -> None:
     assert response.json()["error"]["type"] == "invalid_request_error"
 
 
-def test_not_json_and_wrong_route() -> None:
+def test_not_an_object_and_wrong_route() -> None:
     async def run() -> list[int]:
-        async with httpx.AsyncClient(transport=EchoTransport(), base_url=BASE_URL) as client:
-            bad = await client.post("/chat/completions", content=b"{oops")
-            missing = await client.post("/embeddings", json={})
-            wrong_method = await client.get("/chat/completions")
-            return [bad.status_code, missing.status_code, wrong_method.status_code]
+        bad = await post("{oops")
+        missing = await post({}, path="/embeddings")
+        wrong_method = await post(None, method="GET")
+        return [bad.status_code, missing.status_code, wrong_method.status_code]
 
     assert asyncio.run(run()) == [400, 404, 405]

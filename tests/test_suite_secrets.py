@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-import httpx
 import pyarrow.parquet as pq
 import pytest
 from aiohttp import web
@@ -64,6 +63,7 @@ from llmframe.io import ReadOptions
 from llmframe.providers import get_provider
 from llmframe.providers.endpoints import resolve_model
 from llmframe.runner import RunOptions
+from llmframe.transports.http import HttpTransport
 
 SENTINEL = f"Lf{secrets.token_hex(10)}+/{secrets.token_hex(6)}"
 """The key: random, unique to this session; ``+/`` so its URL-encoded forms differ from it."""
@@ -449,7 +449,8 @@ def test_every_failed_attempt_and_its_traceback_hold_no_key(
     failures: list[AttemptFailed] = []
 
     async def each() -> None:
-        async with httpx.AsyncClient() as client:
+        transport = HttpTransport(concurrency=1, timeout=0.5)
+        try:
             for kind, stream in ATTEMPT_FAULTS:
                 openai_server.plan(Fault(kind, retry_after=0, after_chunks=1))  # type: ignore[arg-type]
                 call = provider.build_call(
@@ -459,8 +460,10 @@ def test_every_failed_attempt_and_its_traceback_hold_no_key(
                     stream=stream,
                 )
                 with pytest.raises(AttemptFailed) as failed:
-                    await attempt(client, target, provider, call, timeout=0.5)
+                    await attempt(transport, target, provider, call, timeout=0.5)
                 failures.append(failed.value)
+        finally:
+            await transport.aclose()
 
     asyncio.run(each())
 

@@ -1,8 +1,9 @@
 """The built-in offline model ``echo``: an OpenAI Chat Completions server inside the process.
 
-`EchoTransport` is an `httpx.AsyncBaseTransport` that answers ``POST .../chat/completions`` (any
-base URL; `BASE_URL` by convention) with no key and no network, in the OpenAI wire format, so the
-runner's path through HTTP, SSE and the OpenAI parser is the same as for a real server. The pure
+`EchoTransport` is an in-process `llmframe.transports.Transport` that answers
+``POST .../chat/completions`` with no key and no network, in the OpenAI wire format (a whole
+body, or the events of a stream), so the runner's path through the OpenAI parser is the same as
+for a real server; only the HTTP is skipped. The pure
 functions `echo_completion` and `echo_chunks` (request body -> response body / stream chunks) are
 also what the test suite's loopback server answers with.
 
@@ -37,7 +38,7 @@ Streaming sends a role chunk, one chunk per word of content (or 8-character frag
 arguments), a finish chunk, a usage chunk when ``stream_options.include_usage``, then
 ``[DONE]``. The extra body key ``latency_ms`` simulates latency: half of it before the first
 chunk (so time to first token is visible), the rest spread over the others; a non-streamed
-answer waits all of it. The read timeout of the httpx request applies to these waits. ``id`` is
+answer waits all of it. The runner's timeout applies to these waits as to a server's. ``id`` is
 ``echo-`` plus a hash of the request, ``created`` is 0 and ``model`` is the model asked for.
 Echo injects no faults: a malformed request gets a 400 like a real server's.
 """
@@ -48,13 +49,16 @@ import asyncio
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from llmframe.providers._echo_json import fill
+from llmframe.providers.base import HttpCall, Provider, SseEvent
+from llmframe.transports.base import Reply
+
+if TYPE_CHECKING:
+    from llmframe.providers.endpoints import ModelTarget
 
 __all__ = [
     "BASE_URL",
@@ -369,52 +373,45 @@ def echo_chunks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return chunks
 
 
-async def _wait(seconds: float, request: httpx.Request) -> None:
-    """Sleep, raising `httpx.ReadTimeout` where the request's read timeout is shorter."""
-    timeout = request.extensions.get("timeout", {}).get("read")
-    if timeout is not None and seconds > timeout:
-        await asyncio.sleep(timeout)
-        msg = "echo: read timed out"
-        raise httpx.ReadTimeout(msg, request=request)
-    if seconds > 0:
-        await asyncio.sleep(seconds)
-
-
-async def _stream(
-    chunks: list[dict[str, Any]], latency: float, request: httpx.Request
-) -> AsyncIterator[bytes]:
+async def _stream(chunks: list[dict[str, Any]], latency: float) -> AsyncGenerator[SseEvent, None]:
     for delay, chunk in zip(chunk_delays(latency, len(chunks)), chunks, strict=True):
-        await _wait(delay, request)
-        yield sse_event(chunk)
-    yield DONE
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield SseEvent(json.dumps(chunk, separators=(",", ":")))
+    yield SseEvent("[DONE]")
 
 
-def _error(status: int, message: str, **kwargs: Any) -> httpx.Response:
-    return httpx.Response(status, json=error_body(message, **kwargs))
+def _error(status: int, message: str) -> Reply:
+    body = json.dumps(error_body(message)).encode()
+    return Reply(status, {"content-type": "application/json"}, body=body)
 
 
-class EchoTransport(httpx.AsyncBaseTransport):
-    """Answers OpenAI Chat Completions requests in-process with `echo_completion`/`echo_chunks`."""
+class EchoTransport:
+    """Answers OpenAI Chat Completions calls in-process with `echo_completion`/`echo_chunks`.
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """One request; never touches the network."""
-        if not request.url.path.rstrip("/").endswith("/chat/completions"):
-            return _error(404, f"echo serves POST /chat/completions, not {request.url.path}")
-        if request.method != "POST":
-            return _error(405, f"echo does not serve {request.method}")
-        try:
-            body = json.loads(await request.aread())
-        except ValueError:
-            return _error(400, "the request body is not valid JSON")
+    A `llmframe.transports.Transport` with no HTTP: the call's body goes to echo as it is, and
+    the answer comes back as the body or the events a server would send, for the OpenAI parser.
+    """
+
+    async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
+        """Answer one call; never touches the network."""
+        if not call.path.rstrip("/").endswith("/chat/completions"):
+            return _error(404, f"echo serves POST /chat/completions, not {call.path}")
+        if call.method != "POST":
+            return _error(405, f"echo does not serve {call.method}")
+        body = call.body
         try:
             latency = latency_seconds(body) if isinstance(body, Mapping) else 0.0
             if isinstance(body, Mapping) and body.get("stream") is True:
-                stream = _stream(echo_chunks(body), latency, request)
-                return httpx.Response(
-                    200, headers={"content-type": "text/event-stream"}, content=stream
-                )
-            completion = echo_completion(body)
+                events = _stream(echo_chunks(body), latency)
+                return Reply(200, {"content-type": "text/event-stream"}, events=events)
+            completion = echo_completion(body)  # type: ignore[arg-type]
         except EchoError as exc:
             return _error(400, str(exc))
-        await _wait(latency, request)
-        return httpx.Response(200, json=completion)
+        if latency > 0:
+            await asyncio.sleep(latency)
+        answer = json.dumps(completion, separators=(",", ":")).encode()
+        return Reply(200, {"content-type": "application/json"}, body=answer)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

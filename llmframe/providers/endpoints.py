@@ -14,15 +14,17 @@ import re
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import httpx
+from typing import TYPE_CHECKING
 
 from llmframe.errors import UsageError
+
+if TYPE_CHECKING:
+    from llmframe.transports.base import Transport
 
 __all__ = ["ENDPOINTS", "Endpoint", "ModelTarget", "resolve_endpoint", "resolve_model"]
 
 
-def _echo_transport() -> httpx.AsyncBaseTransport:
+def _echo_transport() -> Transport:
     from llmframe.providers.echo import EchoTransport
 
     return EchoTransport()
@@ -38,8 +40,8 @@ class Endpoint:
     base_url: str
     key_env: str | tuple[str, ...] | None
     """The variable(s) holding the key, the first set one wins."""
-    transport: Callable[[], httpx.AsyncBaseTransport] | None = None
-    """An in-process transport (echo) instead of the network."""
+    transport: Callable[[], Transport] | None = None
+    """A model answered in the process (echo), instead of an HTTP server at `base_url`."""
     auth_header: str = "Authorization"
     auth_prefix: str = "Bearer "
     """The key is sent as ``{auth_header}: {auth_prefix}{key}`` (``x-api-key: KEY`` for some)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -15,18 +15,38 @@ __all__ = ["Reply", "Transport"]
 
 @dataclass
 class Reply:
-    """A model's answer to one call: a whole body, or a stream of framed events.
+    """A model's answer to one call: its status and headers, then a body or a stream of events.
 
-    A streamed reply's `events` is an async generator: closing it (``aclose``) releases what it
-    holds (the HTTP response, the thread generating tokens), and the runner always closes it.
+    The body is read (`read`) or the events iterated only after the status is known, so a body
+    cut off mid-way is a failure of a call whose status was seen. `aclose` releases what the
+    reply holds (an HTTP response, the thread generating tokens); the runner always calls it.
     """
 
     status: int
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
-    """The whole body: a non-streamed answer, or an error (any status >= 400)."""
-    events: AsyncIterator[SseEvent] | None = None
+    """The whole body when it is already at hand (in-process models)."""
+    events: AsyncGenerator[SseEvent, None] | None = None
     """The events of a streamed answer (status < 400 and ``call.stream``), already framed."""
+    reader: Callable[[], Awaitable[bytes]] | None = None
+    """Reads the whole body when it is not at hand yet (HTTP)."""
+    closer: Callable[[], Awaitable[None]] | None = None
+    """Releases the reply's resources (HTTP: the response)."""
+
+    async def read(self) -> bytes:
+        """The whole body (a non-streamed answer, or an error's)."""
+        if self.body is None and self.reader is not None:
+            self.body = await self.reader()
+        return self.body or b""
+
+    async def aclose(self) -> None:
+        """Stop the stream, if any, and release the reply; safe to call twice."""
+        try:
+            if self.events is not None:
+                await self.events.aclose()
+        finally:
+            if self.closer is not None:
+                await self.closer()
 
 
 class Transport(Protocol):
