@@ -412,6 +412,7 @@ def describe(summary: RunSummary) -> str:
             f"  {summary.earlier_errors} error rows from before are kept "
             "(rerun with --retry-errors to send them again)"
         )
+    lines.extend(f"  note: {note}" for note in summary.notes)
     if summary.interrupted:
         lines.append("  interrupted: run the same command again to resume")
     lines.append(f'  query it: llmframe sql "select * from outputs" --run {summary.path}')

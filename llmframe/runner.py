@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, get_args
 
+import httpx
 import pyarrow as pa
 
 from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
 from llmframe._options import merge_options
 from llmframe._ratelimit import RateLimits
+from llmframe._transport import network_transport
 from llmframe.errors import LlmframeError, UsageError
 from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
@@ -53,8 +55,6 @@ from llmframe.store import RunStore
 from llmframe.tools.execute import run_tools
 from llmframe.tools.load import parse_tools
 from llmframe.tools.spec import ToolConfig
-from llmframe.transports.base import Transport
-from llmframe.transports.http import HttpTransport
 
 __all__ = ["Progress", "RunOptions", "RunSummary", "Runner"]
 
@@ -101,6 +101,8 @@ class RunSummary:
     """Error rows from an earlier invocation, kept because `retry_errors` was off."""
     interrupted: bool = False
     errors_by_type: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the user should know although no row failed (a server refusing a JSON form)."""
 
     @property
     def done(self) -> int:
@@ -391,12 +393,30 @@ class Runner:
         )
         return random.uniform(ceiling / 2, ceiling)
 
-    def _json_request(self, provider: Provider, output: OutputSchema) -> JsonRequest:
-        """How to ask `provider` for JSON fitting `output` (cached per wire and schema)."""
-        key = (provider.api, id(output))
+    def _json_request(self, job: Job, provider: Provider, output: OutputSchema) -> JsonRequest:
+        """How to ask `provider` for JSON fitting `output` (cached per model and schema)."""
+        key = (job.target.label, id(output))
         if key not in self._json_requests:
             self._json_requests[key] = ask_for_json(provider, output)
         return self._json_requests[key]
+
+    def _step_down(
+        self, job: Job, asking: JsonRequest | None, failure: AttemptFailed | None
+    ) -> JsonRequest | None:
+        """The next way to ask for JSON if `failure` is the server refusing `asking`, else None.
+
+        The model is asked that way from then on, and the run notes why (once).
+        """
+        if asking is None or failure is None or asking.fallback is None or job.output is None:
+            return None
+        status, message = failure.http_status, failure.verdict.message
+        if not asking.refused(status, message):
+            return None
+        key = (job.target.label, id(job.output))
+        if self._json_requests.get(key) is asking:
+            self._json_requests[key] = asking.fallback
+            self.summary.notes.append(asking.refusal_note(job.target.label, status, message))
+        return asking.fallback
 
     def _checker(self, output: OutputSchema) -> AnswerChecker:
         if id(output) not in self._checkers:
@@ -413,7 +433,7 @@ class Runner:
         return self._row_outputs[text]
 
     async def _exchange(
-        self, transport: Transport, job: Job, provider: Provider, call: HttpCall
+        self, client: httpx.AsyncClient, job: Job, provider: Provider, call: HttpCall
     ) -> tuple[AttemptResult | None, AttemptFailed | None, int]:
         """One request, retried while retryable: the result or the last failure, and attempts."""
         estimate = _estimate_tokens(job.messages, job.options)
@@ -426,7 +446,7 @@ class Runner:
             result: AttemptResult | None = None
             try:
                 result = await attempt(
-                    transport, job.target, provider, call, timeout=self.options.timeout
+                    client, job.target, provider, call, timeout=self.options.timeout
                 )
                 failure = None
             except AttemptFailed as exc:
@@ -474,14 +494,14 @@ class Runner:
             self._tool_offers[key] = offer(tools.tools, tools.choice)
         return self._tool_offers[key]
 
-    async def _answer(self, transport: Transport, job: Job) -> None:
+    async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
         """Answer `job`'s chain: ask, run the tools it called (Python functions), ask again."""
         provider = self._provider(job.target)
         messages = list(job.messages)
         step = job.step
         runnable = {spec.name: spec for spec in job.tools.tools if spec.function is not None}
         while True:
-            turns = await self._ask(transport, job, provider, messages, step)
+            turns = await self._ask(client, job, provider, messages, step)
             calls = [p for p in turns.parts() if isinstance(p, ToolCallPart)]
             if not (runnable and calls and turns.ok):
                 self._record(turns, step=step, final=True)
@@ -505,7 +525,7 @@ class Runner:
 
     async def _ask(
         self,
-        transport: Transport,
+        client: httpx.AsyncClient,
         job: Job,
         provider: Provider,
         conversation: Sequence[Message],
@@ -524,18 +544,20 @@ class Runner:
             }
         )
         output = job.output
-        asking = self._json_request(provider, output) if output is not None else None
+        asking = self._json_request(job, provider, output) if output is not None else None
         try:
             messages = inline_media(conversation, self.media)
             offer = self._offer_tools(provider, job.tools)
             options = merge_options(job.options, offer, set_by="the tools")
+            plain = messages, options
             if asking is not None:
                 messages, options = asking.apply(messages, options)
         except LlmframeError as exc:
             turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
             return turns
         repairs = output.repair if output is not None else 0
-        for turn in range(repairs + 1):
+        turn = 0
+        while turn <= repairs:
             try:
                 call = provider.build_call(
                     job.target.model, messages, options, stream=self.options.stream
@@ -544,14 +566,23 @@ class Runner:
                 turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
                 break
             turns.row.setdefault("request_fingerprint", _fingerprint(call.body))
-            result, failure, attempts = await self._exchange(transport, job, provider, call)
+            result, failure, attempts = await self._exchange(client, job, provider, call)
             turns.add(result, failure, attempts)
+            lower = self._step_down(job, asking, failure) if turn == 0 else None
+            if lower is not None:  # the server refused this way of asking for JSON: the next
+                try:
+                    messages, options = lower.apply(*plain)
+                except LlmframeError:  # it clashes with the user's options: the refusal stands
+                    break
+                asking = lower
+                continue
             if result is None or output is None:
                 break
             verdict = self._checker(output).check(result.completion.parts)
             turns.verdict = verdict
             if verdict.ok or turn == repairs:
                 break
+            turn += 1
             self.summary.repairs += 1
             answer = Message(role="assistant", parts=list(result.completion.parts))
             again = Message(role="user", parts=[TextPart(text=repair_message(verdict.error or ""))])
@@ -620,29 +651,30 @@ class Runner:
     # -- the whole run ------------------------------------------------------------------------
 
     async def _work(
-        self, queue: asyncio.Queue[Job | None], transports: Mapping[str, Transport]
+        self, queue: asyncio.Queue[Job | None], clients: Mapping[str, httpx.AsyncClient]
     ) -> None:
         while True:
             job = await queue.get()
             if job is None:
                 return
-            await self._answer(transports[job.target.endpoint.name], job)
+            await self._answer(clients[job.target.endpoint.name], job)
 
-    def _transports(self) -> dict[str, Transport]:
-        """One transport per endpoint: its in-process model, else an HTTP connection pool."""
-        transports: dict[str, Transport] = {}
+    def _clients(self) -> dict[str, httpx.AsyncClient]:
+        limits = httpx.Limits(
+            max_connections=self.options.concurrency,
+            max_keepalive_connections=self.options.concurrency,
+        )
+        timeout = httpx.Timeout(self.options.timeout)
+        clients = {}
         for target in [*self.targets, *self.row_targets.values()]:
             name = target.endpoint.name
-            if name not in transports:
+            if name not in clients:
                 factory = target.endpoint.transport
-                transports[name] = (
-                    factory()
-                    if factory is not None
-                    else HttpTransport(
-                        concurrency=self.options.concurrency, timeout=self.options.timeout
-                    )
+                transport = factory() if factory is not None else network_transport(limits)
+                clients[name] = httpx.AsyncClient(
+                    transport=transport, limits=limits, timeout=timeout
                 )
-        return transports
+        return clients
 
     async def run(self) -> RunSummary:
         """Answer every pending (prompt, model); return the summary."""
@@ -655,10 +687,9 @@ class Runner:
         resume = self._resume_points(done)
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
-        transports = self._transports()
+        clients = self._clients()
         workers = [
-            asyncio.create_task(self._work(queue, transports))
-            for _ in range(self.options.concurrency)
+            asyncio.create_task(self._work(queue, clients)) for _ in range(self.options.concurrency)
         ]
         producer = asyncio.create_task(self._produce(queue, done, resume))
         stopper = asyncio.create_task(self._stopping.wait())
@@ -689,7 +720,7 @@ class Runner:
                 task.cancel()
             # Let cancelled tasks unwind here, even when this coroutine is itself cancelled.
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-            for transport in transports.values():
-                await transport.aclose()
+            for client in clients.values():
+                await client.aclose()
             self.progress.stop()
         return self.summary

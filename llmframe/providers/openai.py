@@ -37,7 +37,13 @@ Structured output (`OpenAIChat.structured_output`, the path extraction takes): `
 described by the schema's root ``description`` when it has one. A schema strict mode cannot
 express (``allOf``, ``not``, ``if``/``then``/``else``...) goes as given with ``strict: false``,
 so the model is guided rather than constrained; llmframe validates every answer against the
-original schema either way. The JSON comes back as the answer's text.
+original schema either way. The JSON comes back as the answer's text. A server that refuses
+``json_schema`` gets `OpenAIChat.structured_output_fallbacks`: ``{"type": "json_object",
+"schema": ...}``, the form llama-cpp-python's server (and Anyscale's, Fireworks', Together's)
+constrains with (`llmframe.extraction.contract` steps down to it). llama-cpp-python's server
+refuses ``json_schema`` with HTTP 500 (a request validation error reported as a server error),
+so an error whose message names ``response_format`` is not retryable whatever its status: the
+same body would be refused again.
 
 Tools (`OpenAIChat.tool_options`): ``tools`` of ``{"type": "function", "function": {name,
 description, parameters}}`` (`chat_tool`, which Ollama shares), the schema as given (no
@@ -87,6 +93,7 @@ _RESERVED = {
 _READ_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning"}
 _NOT_STORED = {"reasoning_details"}
 _WIRE = Wire(_NAME)
+_STRUCTURED_OPTION = "response_format"
 
 
 class OpenAIChat:
@@ -158,6 +165,18 @@ class OpenAIChat:
         response_format = {"type": "json_schema", "json_schema": json_schema_format(schema, name)}
         return StructuredOutput(options={"response_format": response_format})
 
+    def structured_output_fallbacks(
+        self, schema: Mapping[str, Any], name: str
+    ) -> list[StructuredOutput]:
+        """What a server that refuses ``json_schema`` may take: ``json_object`` with ``schema``.
+
+        The schema goes as given (not rewritten for strict mode): llama-cpp-python's server
+        turns it into a grammar, where optional properties may simply be left out.
+        """
+        del name  # this form has no name
+        response_format = {"type": "json_object", "schema": dict(schema)}
+        return [StructuredOutput(options={"response_format": response_format})]
+
     def tool_options(self, tools: Sequence[ToolSpec], choice: str | None) -> dict[str, Any]:
         """``tools`` of ``{"type": "function", "function": ...}``; ``tool_choice`` as named.
 
@@ -178,7 +197,12 @@ class OpenAIChat:
         return options
 
     def classify_error(self, status: int, headers: Mapping[str, str], body: bytes) -> ErrorVerdict:
-        """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``."""
+        """408/409/429/5xx retryable, other statuses not, nor a 429 for ``insufficient_quota``.
+
+        Nor an error that names ``response_format`` (a server refusing the structured-output
+        form, llama-cpp-python's with a 500): the same request would be refused again, and the
+        runner asks the next way instead (`llmframe.extraction.contract.JsonRequest.refused`).
+        """
         text, payload = error_body(body)
         error = _error_of(payload) if isinstance(payload, Mapping) else None
         if isinstance(error, Mapping) and isinstance(error.get("message"), str):
@@ -191,8 +215,9 @@ class OpenAIChat:
             error.get("code"),
             error.get("type"),
         )
+        refused = status not in (408, 409, 429) and _STRUCTURED_OPTION in message
         return ErrorVerdict(
-            retryable=_http.retryable_status(status) and not quota,
+            retryable=_http.retryable_status(status) and not quota and not refused,
             error_type=_http.error_type(status),
             message=message,
             retry_after=_http.retry_after(headers),
