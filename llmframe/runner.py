@@ -26,14 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, get_args
 
-import httpx
 import pyarrow as pa
 
 from llmframe import _json
 from llmframe._attempt import AttemptFailed, AttemptResult, attempt
 from llmframe._options import merge_options
 from llmframe._ratelimit import RateLimits
-from llmframe._transport import network_transport
 from llmframe.errors import LlmframeError, UsageError
 from llmframe.extraction.answer import AnswerChecker, Verdict, repair_message
 from llmframe.extraction.contract import JsonRequest, OutputSchema, ask_for_json
@@ -55,6 +53,8 @@ from llmframe.store import RunStore
 from llmframe.tools.execute import run_tools
 from llmframe.tools.load import parse_tools
 from llmframe.tools.spec import ToolConfig
+from llmframe.transports.base import Transport
+from llmframe.transports.http import HttpTransport
 
 __all__ = ["Progress", "RunOptions", "RunSummary", "Runner"]
 
@@ -433,7 +433,7 @@ class Runner:
         return self._row_outputs[text]
 
     async def _exchange(
-        self, client: httpx.AsyncClient, job: Job, provider: Provider, call: HttpCall
+        self, transport: Transport, job: Job, provider: Provider, call: HttpCall
     ) -> tuple[AttemptResult | None, AttemptFailed | None, int]:
         """One request, retried while retryable: the result or the last failure, and attempts."""
         estimate = _estimate_tokens(job.messages, job.options)
@@ -446,7 +446,7 @@ class Runner:
             result: AttemptResult | None = None
             try:
                 result = await attempt(
-                    client, job.target, provider, call, timeout=self.options.timeout
+                    transport, job.target, provider, call, timeout=self.options.timeout
                 )
                 failure = None
             except AttemptFailed as exc:
@@ -494,14 +494,14 @@ class Runner:
             self._tool_offers[key] = offer(tools.tools, tools.choice)
         return self._tool_offers[key]
 
-    async def _answer(self, client: httpx.AsyncClient, job: Job) -> None:
+    async def _answer(self, transport: Transport, job: Job) -> None:
         """Answer `job`'s chain: ask, run the tools it called (Python functions), ask again."""
         provider = self._provider(job.target)
         messages = list(job.messages)
         step = job.step
         runnable = {spec.name: spec for spec in job.tools.tools if spec.function is not None}
         while True:
-            turns = await self._ask(client, job, provider, messages, step)
+            turns = await self._ask(transport, job, provider, messages, step)
             calls = [p for p in turns.parts() if isinstance(p, ToolCallPart)]
             if not (runnable and calls and turns.ok):
                 self._record(turns, step=step, final=True)
@@ -525,7 +525,7 @@ class Runner:
 
     async def _ask(
         self,
-        client: httpx.AsyncClient,
+        transport: Transport,
         job: Job,
         provider: Provider,
         conversation: Sequence[Message],
@@ -566,7 +566,7 @@ class Runner:
                 turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
                 break
             turns.row.setdefault("request_fingerprint", _fingerprint(call.body))
-            result, failure, attempts = await self._exchange(client, job, provider, call)
+            result, failure, attempts = await self._exchange(transport, job, provider, call)
             turns.add(result, failure, attempts)
             lower = self._step_down(job, asking, failure) if turn == 0 else None
             if lower is not None:  # the server refused this way of asking for JSON: the next
@@ -651,30 +651,29 @@ class Runner:
     # -- the whole run ------------------------------------------------------------------------
 
     async def _work(
-        self, queue: asyncio.Queue[Job | None], clients: Mapping[str, httpx.AsyncClient]
+        self, queue: asyncio.Queue[Job | None], transports: Mapping[str, Transport]
     ) -> None:
         while True:
             job = await queue.get()
             if job is None:
                 return
-            await self._answer(clients[job.target.endpoint.name], job)
+            await self._answer(transports[job.target.endpoint.name], job)
 
-    def _clients(self) -> dict[str, httpx.AsyncClient]:
-        limits = httpx.Limits(
-            max_connections=self.options.concurrency,
-            max_keepalive_connections=self.options.concurrency,
-        )
-        timeout = httpx.Timeout(self.options.timeout)
-        clients = {}
+    def _transports(self) -> dict[str, Transport]:
+        """One transport per endpoint: its in-process model, else an HTTP connection pool."""
+        transports: dict[str, Transport] = {}
         for target in [*self.targets, *self.row_targets.values()]:
             name = target.endpoint.name
-            if name not in clients:
+            if name not in transports:
                 factory = target.endpoint.transport
-                transport = factory() if factory is not None else network_transport(limits)
-                clients[name] = httpx.AsyncClient(
-                    transport=transport, limits=limits, timeout=timeout
+                transports[name] = (
+                    factory()
+                    if factory is not None
+                    else HttpTransport(
+                        concurrency=self.options.concurrency, timeout=self.options.timeout
+                    )
                 )
-        return clients
+        return transports
 
     async def run(self) -> RunSummary:
         """Answer every pending (prompt, model); return the summary."""
@@ -687,9 +686,10 @@ class Runner:
         resume = self._resume_points(done)
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
-        clients = self._clients()
+        transports = self._transports()
         workers = [
-            asyncio.create_task(self._work(queue, clients)) for _ in range(self.options.concurrency)
+            asyncio.create_task(self._work(queue, transports))
+            for _ in range(self.options.concurrency)
         ]
         producer = asyncio.create_task(self._produce(queue, done, resume))
         stopper = asyncio.create_task(self._stopping.wait())
@@ -720,7 +720,7 @@ class Runner:
                 task.cancel()
             # Let cancelled tasks unwind here, even when this coroutine is itself cancelled.
             await asyncio.shield(asyncio.gather(*tasks, return_exceptions=True))
-            for client in clients.values():
-                await client.aclose()
+            for transport in transports.values():
+                await transport.aclose()
             self.progress.stop()
         return self.summary
