@@ -18,10 +18,16 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+"""One decoder for every call: `json.loads` with an argument builds a new one each time."""
+
+
 def loads(text: str | bytes) -> Any:
     """Parse strict JSON text (no NaN or Infinity); too deep a nesting is a `ValueError` too."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return _STRICT.decode(text)
     except RecursionError:
         msg = "JSON nested too deeply"
         raise ValueError(msg) from None

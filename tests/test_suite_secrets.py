@@ -180,8 +180,8 @@ def assert_logs_clean(caplog: pytest.LogCaptureFixture, *, expect_http: bool = T
             parts.append("".join(traceback.format_exception(record.exc_info[1])))
         assert_clean(*parts)
     assert_clean(caplog.text)
-    if expect_http:  # the capture works: httpx logged each request it made
-        assert any(r.name.startswith(("httpx", "httpcore")) for r in caplog.records)
+    if expect_http:  # the capture works: the HTTP transport logged each request it made
+        assert any(r.name.startswith(("httpx", "llmframe.http")) for r in caplog.records)
 
 
 @pytest.fixture

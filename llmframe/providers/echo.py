@@ -51,6 +51,7 @@ import json
 import re
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _string
 from typing import TYPE_CHECKING, Any
 
 from llmframe.providers._echo_json import fill
@@ -69,6 +70,7 @@ __all__ = [
     "count_tokens",
     "echo_chunks",
     "echo_completion",
+    "echo_events",
     "error_body",
     "latency_seconds",
     "prompt_text",
@@ -339,45 +341,57 @@ def echo_completion(body: Mapping[str, Any]) -> dict[str, Any]:
 
 def echo_chunks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects echo streams for `body` (``[DONE]`` not included)."""
+    return [json.loads(text) for text in echo_events(body)]
+
+
+def echo_events(body: Mapping[str, Any]) -> list[str]:
+    """`echo_chunks` as the compact JSON texts of the stream's events, made without a dict each.
+
+    A chunk differs from the next only in its delta and finish reason, so the rest is encoded
+    once per answer; the engine benchmark streams these (BENCHMARKS.md).
+    """
     answer = _answer(body)
     options = body.get("stream_options")
     include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
-    deltas: list[dict[str, Any]]
+    deltas: list[str]
     if answer.tool_call is not None:
         name, arguments = answer.tool_call
         start = {"index": 0, "id": _call_id(answer), "type": "function"}
         start["function"] = {"name": name, "arguments": ""}
-        deltas = [{"role": "assistant", "content": None, "tool_calls": [start]}]
+        deltas = [_compact({"role": "assistant", "content": None, "tool_calls": [start]})]
         deltas += [
-            {
-                "tool_calls": [
-                    {"index": 0, "function": {"arguments": arguments[i : i + _ARGUMENT_FRAGMENT]}}
-                ]
-            }
+            '{"tool_calls":[{"index":0,"function":{"arguments":'
+            + _string(arguments[i : i + _ARGUMENT_FRAGMENT])
+            + "}}]}"
             for i in range(0, len(arguments), _ARGUMENT_FRAGMENT)
         ]
     else:
-        deltas = [{"role": "assistant", "content": ""}]
-        deltas += [{"content": piece} for piece in _PIECE.findall(answer.content or "")]
-    head = {"id": answer.response_id, "object": "chat.completion.chunk", "created": 0}
-    head["model"] = answer.model
-    tail = {"usage": None} if include_usage else {}
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-        return {**head, "choices": [choice], **tail}
-
-    chunks = [chunk(d) for d in deltas] + [chunk({}, answer.finish_reason)]
+        deltas = ['{"role":"assistant","content":""}']
+        deltas += ['{"content":' + _string(p) + "}" for p in _PIECE.findall(answer.content or "")]
+    head = _compact({"id": answer.response_id, "object": "chat.completion.chunk", "created": 0})
+    head = head[:-1] + ',"model":' + _string(answer.model)
+    tail = ',"usage":null}' if include_usage else "}"
+    choice = head + ',"choices":[{"index":0,"delta":'
+    events = [f'{choice}{delta},"logprobs":null,"finish_reason":null}}]{tail}' for delta in deltas]
+    finish = _string(answer.finish_reason)
+    events.append(f'{choice}{{}},"logprobs":null,"finish_reason":{finish}}}]{tail}')
     if include_usage:
-        chunks.append({**head, "choices": [], "usage": _usage(answer)})
-    return chunks
+        events.append(f'{head},"choices":[],"usage":{_compact(_usage(answer))}}}')
+    return events
 
 
-async def _stream(chunks: list[dict[str, Any]], latency: float) -> AsyncGenerator[SseEvent, None]:
-    for delay, chunk in zip(chunk_delays(latency, len(chunks)), chunks, strict=True):
-        if delay > 0:
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def _stream(events: list[str], latency: float) -> AsyncGenerator[SseEvent, None]:
+    if latency > 0:
+        for delay, event in zip(chunk_delays(latency, len(events)), events, strict=True):
             await asyncio.sleep(delay)
-        yield SseEvent(json.dumps(chunk, separators=(",", ":")))
+            yield SseEvent(event)
+    else:
+        for event in events:
+            yield SseEvent(event)
     yield SseEvent("[DONE]")
 
 
@@ -403,7 +417,7 @@ class EchoTransport:
         try:
             latency = latency_seconds(body) if isinstance(body, Mapping) else 0.0
             if isinstance(body, Mapping) and body.get("stream") is True:
-                events = _stream(echo_chunks(body), latency)
+                events = _stream(echo_events(body), latency)
                 return Reply(200, {"content-type": "text/event-stream"}, events=events)
             completion = echo_completion(body)  # type: ignore[arg-type]
         except EchoError as exc:

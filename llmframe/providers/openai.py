@@ -92,6 +92,8 @@ _RESERVED = {
 }
 _READ_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning"}
 _NOT_STORED = {"reasoning_details"}
+_KNOWN_KEYS = _READ_KEYS | _NOT_STORED
+_REASONING_KEYS = ("reasoning_content", "reasoning")
 _WIRE = Wire(_NAME)
 _STRUCTURED_OPTION = "response_format"
 
@@ -349,19 +351,23 @@ def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
 
 def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
     """The deltas of a whole ``message`` or a stream's ``delta``: one shape, one reading."""
-    _WIRE.refuse_unread(message, _READ_KEYS | _NOT_STORED, f"the {what}")
+    if not message.keys() <= _KNOWN_KEYS:
+        _WIRE.refuse_unread(message, _KNOWN_KEYS, f"the {what}")
     deltas: list[PartDelta] = []
-    reasoning = _reasoning(message, what)
-    if reasoning:
-        deltas.append(ReasoningDelta(key="reasoning", text=reasoning))
+    if "reasoning_content" in message or "reasoning" in message:
+        reasoning = _reasoning(message, what)
+        if reasoning:
+            deltas.append(ReasoningDelta(key="reasoning", text=reasoning))
     content = message.get("content")
     if content is not None and not isinstance(content, str):
         raise _WIRE.shape_error(content, what, "content", "a string")
     if content:
         deltas.append(TextDelta(key="text", text=content))
-    refusal = _WIRE.optional_str(message, "refusal", "response")
-    if refusal:
-        deltas.append(RefusalDelta(key="refusal", text=refusal))
+    refusal = message.get("refusal")
+    if refusal is not None:
+        refusal = _WIRE.optional_str(message, "refusal", "response")
+        if refusal:
+            deltas.append(RefusalDelta(key="refusal", text=refusal))
     calls = message.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):
@@ -371,9 +377,7 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
 
 
 def _reasoning(message: Mapping[str, Any], what: str) -> str | None:
-    texts = [
-        _WIRE.optional_str(message, key, "response") for key in ("reasoning_content", "reasoning")
-    ]
+    texts = [_WIRE.optional_str(message, key, "response") for key in _REASONING_KEYS]
     given = [text for text in texts if text]
     if len(given) == 2 and given[0] != given[1]:
         msg = f"the {what} has both `reasoning_content` and `reasoning`, and they differ"

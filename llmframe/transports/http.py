@@ -11,39 +11,53 @@ real timeouts, so error rows say what happened.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from llmframe import __version__
 from llmframe.providers.base import HttpCall, Provider, SseEvent
 from llmframe.providers.endpoints import ModelTarget
 from llmframe.transports.base import Reply
 
 __all__ = ["HttpTransport", "connection_failure"]
 
+_LOG = logging.getLogger("llmframe.http")
+_HEADERS = {"user-agent": f"llmframe/{__version__}", "accept-encoding": "gzip, deflate"}
+
 
 class HttpTransport:
-    """One endpoint's connection pool; `send` adds the target's credentials last."""
+    """One endpoint's connection pool; `send` adds the target's credentials last.
+
+    Requests go straight to the aiohttp transport: the client layer of httpx (cookie jar,
+    redirects, auth flows, URL merging) does nothing an API call needs, and cost a third of
+    the runner's CPU per request (BENCHMARKS.md). aiohttp reads proxies from the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``) as httpx's client did.
+    """
 
     def __init__(self, *, concurrency: int, timeout: float) -> None:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self._client = httpx.AsyncClient(
-            transport=AiohttpTransport(limits=limits),
-            limits=limits,
-            timeout=httpx.Timeout(timeout),
-        )
+        def session() -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(limit=concurrency, ssl=httpx.create_ssl_context())
+            return aiohttp.ClientSession(connector=connector, trust_env=True)
+
+        self._transport = AiohttpTransport(client=session)
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
         """POST (or GET) `call` to `target`'s base URL; a stream's body stays open in `events`."""
-        request = self._client.build_request(
+        request = httpx.Request(
             call.method,
             target.base_url + call.path,
             json=call.body,
-            headers={**call.headers, **target.auth_headers()},
+            headers={**_HEADERS, **call.headers, **target.auth_headers()},
+            extensions=self._extensions,
         )
-        response = await self._client.send(request, stream=True)
+        response = await self._transport.handle_async_request(request)
+        if _LOG.isEnabledFor(logging.DEBUG):  # as httpx's client logged; never the headers
+            _LOG.debug("HTTP %s %s: %d", call.method, request.url, response.status_code)
         streamed = call.stream and response.status_code < 400
         return Reply(
             response.status_code,
@@ -55,7 +69,7 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._client.aclose()
+        await self._transport.aclose()
 
 
 async def _events(response: httpx.Response, provider: Provider) -> AsyncGenerator[SseEvent, None]:
