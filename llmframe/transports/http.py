@@ -16,6 +16,8 @@ from collections.abc import AsyncGenerator
 
 import aiohttp
 import httpx
+import yarl
+from aiohttp.helpers import get_env_proxy_for_url
 from httpx_aiohttp import AiohttpTransport
 
 from llmframe import __version__
@@ -34,17 +36,37 @@ class HttpTransport:
 
     Requests go straight to the aiohttp transport: the client layer of httpx (cookie jar,
     redirects, auth flows, URL merging) does nothing an API call needs, and cost a third of
-    the runner's CPU per request (BENCHMARKS.md). aiohttp reads proxies from the environment
-    (``HTTPS_PROXY``, ``NO_PROXY``) as httpx's client did.
+    the runner's CPU per request (BENCHMARKS.md). Proxies come from the environment
+    (``HTTPS_PROXY``, ``NO_PROXY``...) as they did with httpx's client.
     """
 
     def __init__(self, *, concurrency: int, timeout: float) -> None:
-        def session() -> aiohttp.ClientSession:
-            connector = aiohttp.TCPConnector(limit=concurrency, ssl=httpx.create_ssl_context())
-            return aiohttp.ClientSession(connector=connector, trust_env=True)
-
-        self._transport = AiohttpTransport(client=session)
+        self._concurrency = concurrency
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._pools: dict[str | None, AiohttpTransport] = {}
+        self._routes: dict[str, AiohttpTransport] = {}
+
+    def _pool(self, base_url: str) -> AiohttpTransport:
+        """The pool for `base_url`: direct, or through the proxy the environment names for it.
+
+        Looked up once per base URL: aiohttp's own ``trust_env`` looks up the proxy and
+        ``.netrc`` in a thread for every request, two thread hops each.
+        """
+        if base_url not in self._routes:
+            try:
+                proxy_url, auth = get_env_proxy_for_url(yarl.URL(base_url))
+                if auth is not None:
+                    proxy_url = proxy_url.with_user(auth.login).with_password(auth.password)
+                proxy: str | None = str(proxy_url)
+            except LookupError:
+                proxy = None
+            if proxy not in self._pools:
+                self._pools[proxy] = AiohttpTransport(
+                    limits=httpx.Limits(max_connections=self._concurrency),
+                    proxy=httpx.Proxy(proxy) if proxy else None,
+                )
+            self._routes[base_url] = self._pools[proxy]
+        return self._routes[base_url]
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
         """POST (or GET) `call` to `target`'s base URL; a stream's body stays open in `events`."""
@@ -55,7 +77,7 @@ class HttpTransport:
             headers={**_HEADERS, **call.headers, **target.auth_headers()},
             extensions=self._extensions,
         )
-        response = await self._transport.handle_async_request(request)
+        response = await self._pool(target.base_url).handle_async_request(request)
         if _LOG.isEnabledFor(logging.DEBUG):  # as httpx's client logged; never the headers
             _LOG.debug("HTTP %s %s: %d", call.method, request.url, response.status_code)
         streamed = call.stream and response.status_code < 400
@@ -69,7 +91,8 @@ class HttpTransport:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
-        await self._transport.aclose()
+        for pool in self._pools.values():
+            await pool.aclose()
 
 
 async def _events(response: httpx.Response, provider: Provider) -> AsyncGenerator[SseEvent, None]:
