@@ -104,12 +104,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def _serve(log: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``python -m llama_cpp.server`` with the shipped model on a free loopback port."""
+    """``python -m llama_cpp.server`` with the shipped model on a free loopback port.
+
+    One thread: llama.cpp's threads spin-wait for each other, so with every core wanted (the
+    client, the test, other jobs) two threads ran 5-15 times slower than one, measured here.
+    """
     port = _free_port()
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(MODEL),
         "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "2048", "--n_threads", str(min(2, os.cpu_count() or 1)),
+        "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1",
         "--use_mlock", "False", "--verbose", "False", *flags,
     ]  # fmt: skip
     with log.open("wb") as sink:
