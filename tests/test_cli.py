@@ -87,8 +87,10 @@ def test_models_lists_every_provider(capsys: pytest.CaptureFixture[str]) -> None
         "anthropic/MODEL",
         "gemini/MODEL",
         "ollama/MODEL",
+        "llamacpp/MODEL",
         "echo",
     }
+    assert rows["llamacpp/MODEL"]["base_url"] == "(in process)"
     assert rows["gemini/MODEL"]["key"] == "GEMINI_API_KEY or GOOGLE_API_KEY"
     assert rows["echo"]["base_url"] == "(in process)"
     assert "image" in rows["anthropic/MODEL"]["takes"]

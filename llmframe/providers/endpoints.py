@@ -30,6 +30,12 @@ def _echo_transport() -> Transport:
     return EchoTransport()
 
 
+def _llamacpp_transport() -> Transport:
+    from llmframe.providers._llamacpp_transport import LlamaCppTransport
+
+    return LlamaCppTransport()
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A named place to send requests."""
@@ -69,6 +75,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         auth_prefix="",
     ),
     "ollama": Endpoint("ollama", "ollama", "http://127.0.0.1:11434", None),
+    "llamacpp": Endpoint(
+        "llamacpp", "llamacpp", "in-process://llamacpp", None, transport=_llamacpp_transport
+    ),
     "echo": Endpoint("echo", "openai", "http://echo.invalid/v1", None, _echo_transport),
 }
 
