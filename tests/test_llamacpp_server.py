@@ -23,9 +23,9 @@ difference is met:
 - Its streams carry no usage (it ignores ``stream_options.include_usage``): streamed rows have
   no token counts, whole bodies do.
 - A forced tool call (a named ``tool_choice``) comes with a legacy ``function_call`` copy of the
-  call beside ``tool_calls``, which the ``openai`` provider refuses today (`UnexpectedResponse`,
-  retried): `test_a_forced_tool_call_is_parsed` is a strict xfail until it is handled. With
-  ``tool_choice`` ``auto`` or ``required`` the tools are ignored and the model answers in text.
+  call beside ``tool_calls``; the ``openai`` provider drops a copy that repeats a tool call
+  (`test_a_forced_tool_call_is_parsed`). With ``tool_choice`` ``auto`` or ``required`` the
+  tools are ignored and the model answers in text.
 """
 
 from __future__ import annotations
@@ -312,11 +312,6 @@ def test_a_server_that_cuts_streams_never_gives_a_cut_answer_as_ok(
             assert row["error_message"].startswith("connection failed")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llama-cpp-python sends a legacy `function_call` copy beside `tool_calls`; the "
-    "openai provider refuses it (UnexpectedResponse)",
-)
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
 def test_a_forced_tool_call_is_parsed(
     capsys: pytest.CaptureFixture[str], llama_server: str, tmp_path: Path, stream: bool

@@ -939,3 +939,36 @@ def test_get_provider_knows_openai_and_names_the_known_ones_otherwise() -> None:
     assert "openai" in provider_names()
     with pytest.raises(UsageError, match=r"unknown provider `nope`; known providers: .*openai"):
         get_provider("nope")
+
+
+def test_a_function_call_copy_of_a_tool_call_is_dropped_and_any_other_refused() -> None:
+    """llama-cpp-python's server repeats a forced tool call as a legacy ``function_call``."""
+    function = {"name": "get_weather", "arguments": '{"city":"Paris"}'}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "call_1", "type": "function", "function": function}],
+        "function_call": function,
+    }
+    body = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+    }
+    completion = OpenAIChat().parse_body(json.dumps(body).encode())
+    [call] = completion.parts
+    assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"})
+    message["function_call"] = {"name": "other", "arguments": "{}"}
+    with pytest.raises(UnexpectedResponse, match="function_call"):
+        OpenAIChat().parse_body(json.dumps(body).encode())
+
+
+def test_a_stream_ending_in_done_without_a_finish_reason_is_cut_off() -> None:
+    """llama-cpp-python's server ends a stream it interrupts with a role chunk and `[DONE]`."""
+    parser = OpenAIChat().stream_parser()
+    role = {"id": "x", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}}]}
+    role["choices"][0]["delta"] = {"role": "assistant", "content": ""}
+    parser.feed(SseEvent(json.dumps(role)))
+    parser.feed(SseEvent("[DONE]"))
+    with pytest.raises(UnexpectedResponse, match="`\\[DONE\\]` but no finish reason"):
+        parser.finish()

@@ -22,7 +22,8 @@ strings add nothing. Usage: ``prompt_tokens``, ``completion_tokens``,
 (DeepSeek's ``prompt_cache_hit_tokens`` when the details are absent). A key in a message or delta
 that llmframe does not read (output ``audio``, ``annotations``, ``function_call``...) raises
 `UnexpectedResponse` when it holds something, except OpenRouter's ``reasoning_details``, a
-structured copy of ``reasoning``. A second choice raises too: llmframe keeps one per request.
+structured copy of ``reasoning``, and llama-cpp-python's ``function_call`` copy of a tool
+call. A second choice raises too: llmframe keeps one per request.
 
 Errors inside a 200 response (``{"error": {...}}`` as a body or a stream event, or an SSE
 ``event: error``) are classified like an HTTP error: the status is the error's numeric ``code``,
@@ -249,8 +250,13 @@ class OpenAIChatStream:
 
     def finish(self) -> Completion:
         """The finished response; raise `UnexpectedResponse` if the stream was cut short."""
-        if not self._done and self._finish_reason is None:
-            msg = "the stream ended before `[DONE]` or a finish reason"
+        if self._finish_reason is None:
+            # `[DONE]` alone is not enough: llama-cpp-python's server ends a stream it cut off
+            # (to serve another request) with a role chunk and `[DONE]`, no finish reason.
+            if self._done:
+                msg = "the stream ended with `[DONE]` but no finish reason: the answer was cut off"
+            else:
+                msg = "the stream ended before `[DONE]` or a finish reason"
             raise UnexpectedResponse(msg, provider=_NAME)
         return Completion(
             parts=self._assembler.parts(),
@@ -352,7 +358,7 @@ def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
 def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
     """The deltas of a whole ``message`` or a stream's ``delta``: one shape, one reading."""
     if not message.keys() <= _KNOWN_KEYS:
-        _WIRE.refuse_unread(message, _KNOWN_KEYS, f"the {what}")
+        _WIRE.refuse_unread(_without_copied_function_call(message), _KNOWN_KEYS, f"the {what}")
     deltas: list[PartDelta] = []
     if "reasoning_content" in message or "reasoning" in message:
         reasoning = _reasoning(message, what)
@@ -374,6 +380,22 @@ def _deltas(message: Mapping[str, Any], what: str) -> list[PartDelta]:
             raise _WIRE.shape_error(calls, what, "tool_calls", "a list")
         deltas.extend(_tool_call_delta(call, position) for position, call in enumerate(calls))
     return deltas
+
+
+def _without_copied_function_call(message: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`message` without a legacy ``function_call`` that only repeats one of its ``tool_calls``.
+
+    llama-cpp-python's server sends both for a forced tool call; a ``function_call`` alone, or
+    one that differs, is still refused (it would be a call llmframe did not store).
+    """
+    copied = message.get("function_call")
+    calls = message.get("tool_calls")
+    if not isinstance(copied, Mapping) or not isinstance(calls, list):
+        return message
+    functions = [c.get("function") for c in calls if isinstance(c, Mapping)]
+    if copied not in functions:
+        return message
+    return {key: value for key, value in message.items() if key != "function_call"}
 
 
 def _reasoning(message: Mapping[str, Any], what: str) -> str | None:
