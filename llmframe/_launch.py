@@ -400,10 +400,10 @@ def describe(summary: RunSummary) -> str:
         counts += f", {summary.tool_calls} tool calls run"
     if summary.skipped:
         counts += f", {summary.skipped} already done"
-    lines = [
-        f"run {summary.path}: {counts}; tokens in {summary.input_tokens:,}, out "
-        f"{summary.output_tokens:,}; {summary.retries} retries",
-    ]
+    tokens = f"tokens in {summary.input_tokens:,}, out {summary.output_tokens:,}"
+    if summary.uncounted:
+        tokens += f" ({summary.uncounted} ok responses came with no token counts)"
+    lines = [f"run {summary.path}: {counts}; {tokens}; {summary.retries} retries"]
     if summary.errors_by_type:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(summary.errors_by_type.items()))
         lines.append(f"  errors by type: {kinds} (rerun with --retry-errors to send them again)")

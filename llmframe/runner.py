@@ -97,6 +97,8 @@ class RunSummary:
     """Repair turns sent (an answer that failed validation, sent back with the error)."""
     input_tokens: int = 0
     output_tokens: int = 0
+    uncounted: int = 0
+    """Ok responses whose server reported no token counts (some servers' streams)."""
     earlier_errors: int = 0
     """Error rows from an earlier invocation, kept because `retry_errors` was off."""
     interrupted: bool = False
@@ -616,6 +618,8 @@ class Runner:
             )
             self.summary.input_tokens += turns.input_tokens or 0
             self.summary.output_tokens += turns.output_tokens or 0
+            if turns.input_tokens is None and turns.output_tokens is None:
+                self.summary.uncounted += 1
         if turns.stopped is not None:
             kind, message = turns.stopped
             row.update(status="error", error_type=kind, error_message=message)

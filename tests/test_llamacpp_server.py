@@ -208,6 +208,9 @@ def test_run_answers_every_prompt_with_text_and_a_finish_reason(
     assert {p["type"] for p in parts} == {"text"}
     assert all(p["text"] for p in parts)
     assert len({p["prompt_id"] for p in parts}) == len(PROMPTS)
+    # The summary says the counts are missing rather than that the answers cost 0 tokens.
+    uncounted = f"({len(PROMPTS)} ok responses came with no token counts)"
+    assert (uncounted in err) == stream, err
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
