@@ -28,6 +28,8 @@ from llmframe.transports.base import Reply
 __all__ = ["HttpTransport", "connection_failure"]
 
 _LOG = logging.getLogger("llmframe.http")
+_KNOWN_URLS = 1024
+"""Parsed URLs kept per transport (one per model and route; a cap, should a path vary)."""
 _HEADERS = {"user-agent": f"llmframe/{__version__}", "accept-encoding": "gzip, deflate"}
 
 
@@ -45,6 +47,7 @@ class HttpTransport:
         self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
         self._pools: dict[str | None, AiohttpTransport] = {}
         self._routes: dict[str, AiohttpTransport] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     def _pool(self, base_url: str) -> AiohttpTransport:
         """The pool for `base_url`: direct, or through the proxy the environment names for it.
@@ -70,9 +73,15 @@ class HttpTransport:
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
         """POST (or GET) `call` to `target`'s base URL; a stream's body stays open in `events`."""
+        address = target.base_url + call.path
+        url = self._urls.get(address)
+        if url is None:  # parsing a URL costs more than the rest of the request object
+            url = httpx.URL(address)
+            if len(self._urls) < _KNOWN_URLS:
+                self._urls[address] = url
         request = httpx.Request(
             call.method,
-            target.base_url + call.path,
+            url,
             json=call.body,
             headers={**_HEADERS, **call.headers, **target.auth_headers()},
             extensions=self._extensions,
