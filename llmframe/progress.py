@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NotebookProgress", "TerminalProgress", "choose_progress", "in_notebook"]
 
+_TERMINAL_INTERVAL = 0.05
+"""Seconds between bar updates: per response, they cost ~40 µs each (15% of the echo engine)."""
+
 
 class TerminalProgress:
     """A live progress bar on stderr."""
@@ -46,6 +49,8 @@ class TerminalProgress:
         )
         self._task: Any = None
         self._started = time.monotonic()
+        self._shown = 0.0
+        self._last: RunSummary | None = None
 
     def start(self, total: int) -> None:
         """Show the bar for `total` responses (none when there is nothing to do)."""
@@ -56,9 +61,16 @@ class TerminalProgress:
         self._task = self._bar.add_task("run", total=total, rates="", faults="")
 
     def update(self, summary: RunSummary) -> None:
-        """Redraw from the run's counters."""
+        """Redraw from the run's counters, at most 20 times a second (rich draws 10)."""
         if self._task is None:
             return
+        self._last = summary
+        now = time.monotonic()
+        if now - self._shown >= _TERMINAL_INTERVAL:
+            self._shown = now
+            self._draw(summary)
+
+    def _draw(self, summary: RunSummary) -> None:
         done = summary.done
         elapsed = max(time.monotonic() - self._started, 1e-6)
         tokens = summary.input_tokens + summary.output_tokens
@@ -72,6 +84,8 @@ class TerminalProgress:
         """Leave the final state on screen."""
         if self._task is None:
             return
+        if self._last is not None:
+            self._draw(self._last)
         self._bar.stop()
 
 
