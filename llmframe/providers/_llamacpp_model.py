@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INSTALL",
     "SHIPPED",
+    "THREADS_ENV",
     "GenerationStopped",
     "Meter",
     "check_model",
@@ -43,6 +44,8 @@ SHIPPED: dict[str, tuple[str, str]] = {
 """Short names of models shipped in packages: name -> (package, file in its folder)."""
 N_CTX = 4096
 """Context window in tokens (prompt and answer); the model's own limit when that is smaller."""
+THREADS_ENV = "LLMFRAME_LLAMACPP_THREADS"
+"""Overrides the number of threads llama.cpp generates with."""
 _MAGIC = b"GGUF"
 
 
@@ -50,7 +53,7 @@ class GenerationStopped(Exception):
     """Raised inside the generating thread when its `Meter` was stopped."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Meter:
     """One generation's token counts, and the flag that stops it."""
 
@@ -135,15 +138,28 @@ def check_model(model: str) -> Path:
     """The GGUF file of ``llamacpp/{model}``, llama-cpp-python installed; else `UsageError`."""
     path = gguf_path(model)
     require_llama_cpp()
+    threads()  # a bad override is refused now, not at the first request
     return path
 
 
 def threads() -> int:
-    """The cores this process may run on: llama.cpp's thread count."""
+    """llama.cpp's thread count: `THREADS_ENV` if set, else one less than the usable cores.
+
+    One core is left to the event loop (parsing, writing the run) and everything else: llama.cpp's
+    threads wait for each other at every step, so one of them losing its core stalls them all.
+    On 2 shared cores, measured: 1 thread 44-53 tokens/s, 2 threads 6-26 (``docs/local-models.md``).
+    """
+    given = os.environ.get(THREADS_ENV, "").strip()
+    if given:
+        if not given.isdigit() or int(given) < 1:
+            msg = f"`{THREADS_ENV}` must be a positive whole number, not {given!r}"
+            raise UsageError(msg)
+        return int(given)
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 @functools.cache
@@ -153,7 +169,10 @@ def _metered_llama() -> type[Llama]:
     class MeteredLlama(llama_cpp.Llama):
         """A `Llama` whose every sampled token goes through `meter` (set before each call)."""
 
-        meter: Meter
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.meter = Meter()
+            self._vocab = llama_cpp.llama_model_get_vocab(self.model)
 
         def sample(self, *args: Any, **kwargs: Any) -> int:
             meter = self.meter
@@ -170,27 +189,21 @@ def _metered_llama() -> type[Llama]:
 
 
 def load(path: Path) -> Llama:
-    """`path` loaded for chat on every core, quietly; blocking, so call it off the event loop."""
+    """`path` loaded for chat, quietly, on `threads()`; blocking: call it off the event loop.
+
+    The context is `N_CTX` tokens, or the model's own when smaller (past it, only garbage).
+    """
     import llama_cpp
 
-    cls = _metered_llama()
-    llama = cls(
-        model_path=str(path),
-        n_ctx=N_CTX,
-        n_threads=threads(),
-        n_threads_batch=threads(),
-        verbose=False,
-    )
-    trained = llama_cpp.llama_model_n_ctx_train(llama.model)
-    if 0 < trained < N_CTX:  # a context past what the model learned only gives garbage
-        llama.close()
-        llama = cls(
-            model_path=str(path),
-            n_ctx=trained,
-            n_threads=threads(),
-            n_threads_batch=threads(),
-            verbose=False,
+    def open_with(n_ctx: int) -> Llama:
+        count = threads()
+        return _metered_llama()(
+            model_path=str(path), n_ctx=n_ctx, n_threads=count, n_threads_batch=count, verbose=False
         )
-    llama._vocab = llama_cpp.llama_model_get_vocab(llama.model)  # type: ignore[attr-defined]
-    llama.meter = Meter()  # type: ignore[attr-defined]
+
+    llama = open_with(N_CTX)
+    trained = llama_cpp.llama_model_n_ctx_train(llama.model)
+    if 0 < trained < N_CTX:
+        llama.close()
+        llama = open_with(trained)
     return llama

@@ -1,12 +1,12 @@
 """`LlamaCppTransport`: OpenAI Chat Completions calls answered by llama-cpp-python in process.
 
-Each GGUF file is loaded once per transport (so once per run), on first use. A model generates
-one answer at a time (an `asyncio.Lock` per model: llama.cpp already uses every core for one
-answer, and a `Llama` is not thread-safe), on a worker thread so the event loop stays free. A
+Each GGUF file is loaded once per transport (so once per run), on first use, and runs on a
+thread of its own: one generation at a time, in the order asked (llama.cpp already uses every
+core for one answer, and a `Llama` is not thread-safe), while the event loop stays free. A
 streamed answer's chunks come back through an `asyncio.Queue` fed with
-`loop.call_soon_threadsafe`; closing the reply's events (the runner always does, on timeouts and
-cancellation too) stops the generation before its next token, and the model's lock is released
-only when its thread has really finished.
+`loop.call_soon_threadsafe`. Closing the reply's events (the runner always does, on timeouts and
+cancellation too) or cancelling a whole answer stops its generation before the next token, and
+a request cancelled while it waited never starts.
 
 Replies are what an OpenAI-compatible server sends: a ``chat.completion`` body, or
 ``chat.completion.chunk`` events ending with a usage chunk (when
@@ -29,9 +29,8 @@ from llmframe.providers._llamacpp_chat import ArgumentError, LlamaChunks, chat_a
 from llmframe.providers._llamacpp_model import (
     GenerationStopped,
     Meter,
-    gguf_path,
+    check_model,
     load,
-    require_llama_cpp,
 )
 from llmframe.providers.base import SseEvent
 from llmframe.transports.base import Reply
@@ -64,73 +63,65 @@ def _failure(exc: BaseException) -> Reply:
 
 
 class _Model:
-    """One GGUF file: its `Llama` (loaded on first use) and the lock of its one generation."""
+    """One GGUF file: its `Llama`, loaded on first use, and the one thread that runs it."""
 
-    def __init__(self, path: Path, executor: concurrent.futures.ThreadPoolExecutor) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._executor = executor
-        self._lock = asyncio.Lock()
-        self._loading: concurrent.futures.Future[Llama] | None = None
-        self.meter: Meter | None = None
-        """The running (or last) generation's."""
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"llmframe-llamacpp-{path.stem}"
+        )
+        self._llama: Llama | None = None
+        self._meters: set[Meter] = set()
 
-    async def acquire(self) -> Llama:
-        """Take the model's lock (release it with `start` or `release`) and its loaded `Llama`."""
-        await self._lock.acquire()
+    async def loaded(self) -> None:
+        """Load the model (once, on its thread); `UsageError` if llama.cpp cannot."""
+        if self._llama is not None:
+            return
         try:
-            if self._loading is None or self._loading.cancelled():
-                self._loading = self._executor.submit(load, self.path)
-            return await asyncio.wrap_future(self._loading)
-        except asyncio.CancelledError:
-            self._lock.release()
-            raise
+            await asyncio.wrap_future(self._thread.submit(self._load))
         except Exception as exc:
-            self._lock.release()
-            self._loading = None
             msg = f"llama.cpp cannot load `{self.path}`: {exc}"
             raise UsageError(msg) from exc
 
-    def release(self) -> None:
-        """Give the lock back (when no generation was started)."""
-        self._lock.release()
+    def _load(self) -> None:
+        if self._llama is None:
+            self._llama = load(self.path)
 
-    def start(self, llama: Llama, work: Callable[[Llama], Any]) -> concurrent.futures.Future[Any]:
-        """Run ``work(llama)`` on a worker thread, the lock held until the thread ends."""
-        loop = asyncio.get_running_loop()
-        self.meter = llama.meter = Meter()  # type: ignore[attr-defined]
+    def start(self, work: Callable[[Llama], Any]) -> tuple[concurrent.futures.Future[Any], Meter]:
+        """Queue ``work(llama)`` on the model's thread: one generation at a time, in order."""
+        meter = Meter()
 
-        def release(_: concurrent.futures.Future[Any]) -> None:
-            try:
-                loop.call_soon_threadsafe(self._lock.release)
-            except RuntimeError:  # the loop is closed: nobody waits for the model any more
-                pass
+        def run() -> Any:
+            if meter.stopped:  # closed or cancelled while it waited
+                raise GenerationStopped
+            assert self._llama is not None
+            self._llama.meter = meter  # type: ignore[attr-defined]
+            return work(self._llama)
 
-        try:
-            future = self._executor.submit(work, llama)
-        except BaseException:
-            self._lock.release()
-            raise
-        future.add_done_callback(release)
-        return future
+        self._meters.add(meter)
+        future = self._thread.submit(run)
+        future.add_done_callback(lambda _: self._meters.discard(meter))
+        return future, meter
 
     async def close(self) -> None:
-        """Stop a generation, wait for it, and free the model."""
-        if self.meter is not None:
-            self.meter.stop()
-        async with self._lock:
-            loading, self._loading = self._loading, None
-            if loading is not None and loading.done() and not loading.cancelled():
-                if loading.exception() is None:
-                    loading.result().close()
+        """Stop the generations, wait for the thread, free the model."""
+        for meter in list(self._meters):
+            meter.stop()
+        try:
+            await asyncio.wrap_future(self._thread.submit(self._free))
+        finally:
+            self._thread.shutdown(wait=False)
+
+    def _free(self) -> None:
+        llama, self._llama = self._llama, None
+        if llama is not None:
+            llama.close()
 
 
 class LlamaCppTransport:
-    """Answers ``POST /chat/completions`` with the GGUF model its target names (`gguf_path`)."""
+    """Answers ``POST /chat/completions`` with the GGUF model its target names (`check_model`)."""
 
     def __init__(self) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            thread_name_prefix="llmframe-llamacpp"
-        )
         self._models: dict[Path, _Model] = {}
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
@@ -138,8 +129,7 @@ class LlamaCppTransport:
         del provider  # the events are framed already
         if call.method != "POST" or not call.path.rstrip("/").endswith("/chat/completions"):
             return _error(404, f"llamacpp serves POST /chat/completions, not {call.path}")
-        require_llama_cpp()
-        path = gguf_path(target.model)
+        path = check_model(target.model)
         body = call.body or {}
         try:
             arguments = chat_arguments(body)
@@ -147,18 +137,16 @@ class LlamaCppTransport:
             return _error(400, str(exc))
         model = self._models.get(path)
         if model is None:
-            model = self._models[path] = _Model(path, self._executor)
-        llama = await model.acquire()
+            model = self._models[path] = _Model(path)
+        await model.loaded()
         if arguments["stream"]:
             options = body.get("stream_options")
             usage = isinstance(options, Mapping) and options.get("include_usage") is True
-            return await self._stream(model, llama, arguments, include_usage=usage)
-        return await self._whole(model, llama, arguments)
+            return await self._stream(model, arguments, include_usage=usage)
+        return await self._whole(model, arguments)
 
-    async def _whole(self, model: _Model, llama: Llama, arguments: dict[str, Any]) -> Reply:
-        future = model.start(llama, lambda llama: llama.create_chat_completion(**arguments))
-        meter = model.meter
-        assert meter is not None
+    async def _whole(self, model: _Model, arguments: dict[str, Any]) -> Reply:
+        future, meter = model.start(lambda llama: llama.create_chat_completion(**arguments))
         try:
             completion = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -170,28 +158,25 @@ class LlamaCppTransport:
         return Reply(200, _JSON, body=_dumps(whole_body(completion, meter.usage(), cut)).encode())
 
     async def _stream(
-        self, model: _Model, llama: Llama, arguments: dict[str, Any], *, include_usage: bool
+        self, model: _Model, arguments: dict[str, Any], *, include_usage: bool
     ) -> Reply:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
-        def put(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-
         def work(llama: Llama) -> None:
             try:
                 for chunk in llama.create_chat_completion(**arguments):
-                    put(chunk)
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+                loop.call_soon_threadsafe(queue.put_nowait, _END)
             except GenerationStopped:
-                return
+                pass
+            except RuntimeError as exc:
+                if not loop.is_closed():  # else nobody listens any more: just stop
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
             except Exception as exc:
-                put(exc)
-                return
-            put(_END)
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
 
-        model.start(llama, work)
-        meter = model.meter
-        assert meter is not None
+        _, meter = model.start(work)
         try:
             first = await queue.get()
         except asyncio.CancelledError:
@@ -203,11 +188,10 @@ class LlamaCppTransport:
         return Reply(200, _SSE, events=events)
 
     async def aclose(self) -> None:
-        """Stop any generation, free the models and the worker threads."""
-        for model in self._models.values():
+        """Stop any generation, free the models and their threads."""
+        models, self._models = list(self._models.values()), {}
+        for model in models:
             await model.close()
-        self._models.clear()
-        self._executor.shutdown(wait=False)
 
 
 def _cut(meter: Meter, arguments: Mapping[str, Any]) -> bool:
