@@ -1,11 +1,16 @@
-"""`HttpTransport`: proxies from the environment, looked up once per base URL."""
+"""`HttpTransport`: proxies from the environment, looked up once per base URL; bodies."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from openai_server import OpenAIServer
 
+from llmframe._attempt import AttemptFailed, attempt
+from llmframe.providers.base import HttpCall
+from llmframe.providers.endpoints import resolve_model
+from llmframe.providers.openai import OpenAIChat
 from llmframe.transports.http import HttpTransport
 
 
@@ -33,3 +38,23 @@ def test_the_environment_names_the_proxy_and_no_proxy_bypasses_it(
         assert transport._pool("https://other.example.com") is pool
     finally:
         asyncio.run(transport.aclose())
+
+
+def test_a_body_json_cannot_carry_fails_the_attempt_without_sending(
+    openai_server: OpenAIServer,
+) -> None:
+    """The manifest refuses NaN options first; a NaN from anywhere else is an error, not sent."""
+    target = resolve_model("openai/test-model", base_url=openai_server.base_url)
+    call = HttpCall("POST", "/chat/completions", {"temperature": float("nan")}, stream=False)
+    transport = HttpTransport(concurrency=1, timeout=5)
+
+    async def send() -> None:
+        try:
+            await attempt(transport, target, OpenAIChat(), call, timeout=5)
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(AttemptFailed, match="cannot be sent as JSON") as failed:
+        asyncio.run(send())
+    assert not failed.value.verdict.retryable
+    assert openai_server.requests == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -20,7 +21,8 @@ import yarl
 from aiohttp.helpers import get_env_proxy_for_url
 from httpx_aiohttp import AiohttpTransport
 
-from llmframe import __version__
+from llmframe import __version__, _json
+from llmframe.errors import ProviderError
 from llmframe.providers.base import HttpCall, Provider, SseEvent
 from llmframe.providers.endpoints import ModelTarget
 from llmframe.transports.base import Reply
@@ -79,12 +81,13 @@ class HttpTransport:
             url = httpx.URL(address)
             if len(self._urls) < _KNOWN_URLS:
                 self._urls[address] = url
+        headers = {**_HEADERS, **call.headers, **target.auth_headers()}
+        content = None
+        if call.body is not None:  # encoded here: httpx's `json=` costs half the request object
+            content = _body(call.body)
+            headers["content-type"] = "application/json"
         request = httpx.Request(
-            call.method,
-            url,
-            json=call.body,
-            headers={**_HEADERS, **call.headers, **target.auth_headers()},
-            extensions=self._extensions,
+            call.method, url, content=content, headers=headers, extensions=self._extensions
         )
         response = await self._pool(target.base_url).handle_async_request(request)
         if _LOG.isEnabledFor(logging.DEBUG):  # as httpx's client logged; never the headers
@@ -102,6 +105,15 @@ class HttpTransport:
         """Close every pooled connection."""
         for pool in self._pools.values():
             await pool.aclose()
+
+
+def _body(body: Any) -> bytes:
+    """The JSON request body; NaN or an infinity (``-o temperature=NaN``) is refused, not sent."""
+    try:
+        return _json.dumps(body).encode()
+    except ValueError as exc:
+        msg = f"the request cannot be sent as JSON: {exc}"
+        raise ProviderError(msg) from exc
 
 
 async def _events(response: httpx.Response, provider: Provider) -> AsyncGenerator[SseEvent, None]:
