@@ -15,11 +15,14 @@ from typing import Any
 
 import nbformat
 import pytest
+from local_model import require_local
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 STALE = "re-execute and save it: `python notebooks/execute.py {name}`"
+LOCAL_MODEL = {"05-local-model"}
+"""Notebooks that run the real local model (`llamacpp/smollm2`)."""
 
 
 def load_executor() -> ModuleType:
@@ -50,6 +53,7 @@ def test_there_are_notebooks() -> None:
         "02-compare-models.ipynb",
         "03-extraction.ipynb",
         "04-tools.ipynb",
+        "05-local-model.ipynb",
     ]
 
 
@@ -64,6 +68,8 @@ def test_notebook_is_committed_executed(path: Path) -> None:
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
 def test_notebook_executes_and_prints_what_is_committed(path: Path) -> None:
+    if path.stem in LOCAL_MODEL:
+        require_local()  # the `local` extra: skipped without it, except where CI requires it
     try:
         executed = load_executor().execute(path)
     except CellExecutionError as exc:
