@@ -19,13 +19,16 @@ show it is not the bottleneck. Writes its section of BENCHMARKS.md.
     python bench/run.py [--quick] [--rounds N] [--no-profile] [--no-write]
 
 About 6-8 minutes on a 2-core machine; ``--quick`` (one round, latency 0, concurrency 64) about
-one and a half.
+one and a half. With the ``local`` extra installed it then runs `bench_llamacpp` (tokens/s of a
+real model in process, through llmframe and direct; about 1.5 minutes more, 0.5 with
+``--quick``) and writes that section too.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import io
 import json
 import os
@@ -483,6 +486,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per cell (default 3)")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the file")
+    parser.add_argument("--no-scale", action="store_true", help="skip bench_scale.py")
     args = parser.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 3)
     machine = versions()
@@ -504,6 +508,15 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_section(text, BEGIN, END)
+    if not args.no_scale:  # peak memory, resume and SQL at 1M prompts (10k/100k with --quick)
+        import bench_scale
+
+        options = ["--quick", "--rounds", "1"] if args.quick else []
+        bench_scale.run_benchmark(bench_scale.parse_args(options + ["--no-write"] * args.no_write))
+    if importlib.util.find_spec("llama_cpp") is not None:  # issue 10, with the `local` extra
+        import bench_llamacpp
+
+        bench_llamacpp.regenerate(args.rounds, write=not args.no_write)
 
 
 if __name__ == "__main__":
