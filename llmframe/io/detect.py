@@ -18,18 +18,28 @@ _JSON_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
 _CSV_SUFFIXES = {".csv", ".tsv"}
 
 
+def _unreadable(path: Path, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError("file not found", file=str(path))
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a folder, not a file", file=str(path))
+    return InputError(f"cannot read: {exc.strerror or exc}", file=str(path))
+
+
+def _is_parquet(path: Path) -> bool:
+    """Whether the file starts as Parquet does (then it is read lazily, not into memory)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(4) == b"PAR1"
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        msg = "file not found"
-        raise InputError(msg, file=str(path)) from None
-    except IsADirectoryError:
-        msg = "is a folder, not a file"
-        raise InputError(msg, file=str(path)) from None
     except OSError as exc:
-        msg = f"cannot read: {exc.strerror or exc}"
-        raise InputError(msg, file=str(path)) from None
+        raise _unreadable(path, exc) from None
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
@@ -72,10 +82,16 @@ def sniff_format(path: Path, data: bytes) -> str:
 def read_source(path: str | os.PathLike[str]) -> Source:
     """Read an input file into a `Source`, whatever its format."""
     file = Path(path)
+    if _is_parquet(file):
+        source: Source = parquet.open_source(file)
+        if source.num_rows == 0:
+            msg = "no rows"
+            raise InputError(msg, file=str(path))
+        return source
     data = _read_bytes(file)
     fmt = sniff_format(file, data)
-    if fmt == "parquet":
-        source: Source = parquet.read_source(file, data)
+    if fmt == "parquet":  # compressed: read from memory
+        source = parquet.read_source(file, data)
     elif fmt == "csv":
         source = csv.read_source(file, data, delimiter="\t" if _suffix(file) == ".tsv" else ",")
     elif fmt == "json":

@@ -12,7 +12,7 @@ from typing import Any
 from llmframe.parts.arrow import message_to_row
 from llmframe.parts.types import Message
 
-__all__ = ["hash_ids"]
+__all__ = ["digest", "hash_ids", "id_of"]
 
 
 def _bytes_as_text(value: Any) -> str:
@@ -22,7 +22,8 @@ def _bytes_as_text(value: Any) -> str:
     raise TypeError(msg)
 
 
-def _digest(conversation: Sequence[Message]) -> bytes:
+def digest(conversation: Sequence[Message]) -> bytes:
+    """The SHA-256 of a conversation's messages as canonical JSON."""
     rows = [message_to_row(message) for message in conversation]
     text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"), default=_bytes_as_text)
     return hashlib.sha256(text.encode()).digest()
@@ -37,10 +38,14 @@ def hash_ids(conversations: Sequence[Sequence[Message]]) -> list[str]:
     seen: Counter[bytes] = Counter()
     ids = []
     for conversation in conversations:
-        digest = _digest(conversation)
-        repeat = seen[digest]
-        seen[digest] += 1
-        if repeat:
-            digest = hashlib.sha256(digest + f"#{repeat}".encode()).digest()
-        ids.append(digest.hex()[:16])
+        found = digest(conversation)
+        ids.append(id_of(found, seen[found]))
+        seen[found] += 1
     return ids
+
+
+def id_of(found: bytes, repeat: int = 0) -> str:
+    """The id of the `repeat`-th repeat (0: the first) of messages whose digest is `found`."""
+    if repeat:
+        found = hashlib.sha256(found + f"#{repeat}".encode()).digest()
+    return found.hex()[:16]

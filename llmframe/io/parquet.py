@@ -9,13 +9,18 @@ import pyarrow.parquet as pq
 
 from llmframe._atomic import atomic_path
 from llmframe.errors import InputError
-from llmframe.io.source import ArrowSource
+from llmframe.io.source import ArrowSource, ParquetSource, batches
 
-__all__ = ["read_source", "write_table"]
+__all__ = ["batches", "open_source", "read_source", "write_table"]
+
+
+def open_source(path: Path) -> ParquetSource:
+    """Open a Parquet file as a source that reads its rows a chunk at a time."""
+    return ParquetSource(str(path))
 
 
 def read_source(path: Path, data: bytes) -> ArrowSource:
-    """Read a Parquet file (already in memory) as a source."""
+    """Read a Parquet file already in memory (it was compressed) as a source."""
     try:
         table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
