@@ -9,18 +9,28 @@ RUN/
   parts/<writer>-<seq>.parquet
   locks/<writer>.lock            held by the live process writing as <writer>
   .lock                          held briefly while a run is created or its manifest updated
+  deduplicated.json              the committed files as a closing writer left them, each
+                                 (prompt_id, model, step) once (`read_deduplicated`)
 ```
 
 A segment's name, ``<writer>-<seq>`` with an 8-digit sequence, is shared by its journal file
 and the two Parquet files compacted from it. ``responses/<name>.parquet`` is the commit point:
 once it exists, the segment is compacted (its ``parts`` file is written first) and its journal
 file is obsolete.
+
+``deduplicated.json`` lists each committed segment with the size of its responses file. While
+the committed files are exactly those (and no journal holds records), readers may take every
+row as it is and skip the dedupe rule; any new, removed or rewritten segment makes the list
+stale, and it is ignored.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,14 +39,19 @@ import pyarrow.parquet as pq
 
 from llmframe._atomic import atomic_path
 from llmframe.errors import StoreError, UsageError
+from llmframe.io.parquet import batches
 
 __all__ = [
     "RunLayout",
     "check_writer",
+    "copy_file",
     "fsync_dir",
     "parse_segment",
+    "read_deduplicated",
     "read_parquet",
+    "same_prompts",
     "segment_name",
+    "write_deduplicated",
     "write_parquet",
 ]
 
@@ -101,6 +116,11 @@ class RunLayout:
     def run_lock(self) -> Path:
         """``.lock``: held while a run is created or its manifest changes."""
         return self.root / ".lock"
+
+    @property
+    def deduplicated(self) -> Path:
+        """``deduplicated.json``: the committed files, when they hold each key once."""
+        return self.root / "deduplicated.json"
 
     def writer_lock(self, writer: str) -> Path:
         """``locks/<writer>.lock``: held by the process writing as `writer`."""
@@ -182,3 +202,85 @@ def write_parquet(table: pa.Table, path: Path) -> None:
         finally:
             os.close(fd)
     fsync_dir(path.parent)
+
+
+def copy_file(source: Path, path: Path) -> None:
+    """Copy a file durably: whole or absent, and on disk before this returns."""
+    with atomic_path(path) as temporary:
+        shutil.copyfile(source, temporary)
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fsync_dir(path.parent)
+
+
+def _sizes(layout: RunLayout, names: list[str]) -> dict[str, int] | None:
+    try:
+        return {name: os.stat(layout.responses(name)).st_size for name in names}
+    except OSError:  # removed meanwhile: the caller's listing is stale
+        return None
+
+
+def read_deduplicated(layout: RunLayout, committed: list[str]) -> bool:
+    """Whether ``deduplicated.json`` vouches for exactly these committed segments, unchanged."""
+    try:
+        listed = json.loads(layout.deduplicated.read_text(encoding="utf-8"))["segments"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return isinstance(listed, dict) and listed == _sizes(layout, committed)
+
+
+def write_deduplicated(layout: RunLayout, committed: list[str]) -> None:
+    """Record that these committed segments hold each (prompt_id, model, step) once."""
+    sizes = _sizes(layout, committed)
+    if sizes is None:
+        return
+    with atomic_path(layout.deduplicated) as temporary:
+        temporary.write_text(json.dumps({"segments": sizes}, indent=1) + "\n", encoding="utf-8")
+
+
+def _plain(data_type: pa.DataType) -> pa.DataType:
+    """`data_type` with dictionaries decoded and extension types as their storage."""
+    if isinstance(data_type, pa.BaseExtensionType):
+        return _plain(data_type.storage_type)
+    if pa.types.is_dictionary(data_type):
+        return _plain(data_type.value_type)
+    if pa.types.is_struct(data_type):
+        return pa.struct([f.with_type(_plain(f.type)) for f in data_type.fields])
+    if pa.types.is_list(data_type):
+        return pa.list_(data_type.value_field.with_type(_plain(data_type.value_type)))
+    return data_type
+
+
+def _slices(file: pq.ParquetFile, rows: int) -> Iterator[pa.Table]:
+    """The file's rows in tables of exactly `rows` (the last may be shorter), values decoded."""
+    schema = pa.schema([f.with_type(_plain(f.type)) for f in file.schema_arrow])
+    pending: list[pa.Table] = []
+    count = 0
+    for batch in batches(file, rows):
+        pending.append(pa.Table.from_batches([batch]).cast(schema))
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.concat_tables(pending)
+            yield table.slice(0, rows)
+            pending, count = [table.slice(rows)], count - rows
+    if count:
+        yield pa.concat_tables(pending)
+
+
+def same_prompts(one: Path, other: Path, rows: int = 65_536) -> bool:
+    """Whether two prompts files hold the same rows (whatever their encodings and row groups)."""
+    try:
+        with pq.ParquetFile(one) as a, pq.ParquetFile(other) as b:
+            if a.metadata.num_rows != b.metadata.num_rows or a.schema_arrow.names != (
+                b.schema_arrow.names
+            ):
+                return False
+            for left, right in zip(_slices(a, rows), _slices(b, rows), strict=True):
+                if not left.equals(right):
+                    return False
+    except (OSError, pa.ArrowException, ValueError):
+        return False
+    return True

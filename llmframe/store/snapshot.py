@@ -6,7 +6,9 @@ to DuckDB as the views ``responses`` and ``parts``.
 
 The dedupe rule: each (prompt_id, model, step) is the response with the latest ``finished_at``
 (a missing one counts as oldest); ties go to the later segment name, then the later row within
-it. A response's parts are the parts of that response_id from the same segment.
+it. A response's parts are the parts of that response_id from the same segment. A run whose
+files ``deduplicated.json`` vouches for, and no journal records, holds each key once already
+(`Snapshot.clean`): its rows are taken as they are, without ranking a million keys.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ import pyarrow.compute as pc
 from llmframe.errors import StoreError
 from llmframe.schema import PARTS, RESPONSES
 from llmframe.store.journal import read_segment
-from llmframe.store.layout import RunLayout, read_parquet
+from llmframe.store.layout import RunLayout, read_deduplicated, read_parquet
 from llmframe.store.tables import SEGMENT_COLUMNS, concat, segment_tables, with_origin
 
 if TYPE_CHECKING:
     import duckdb
 
-__all__ = ["INTERNAL", "Snapshot", "sql_list", "take_snapshot"]
+__all__ = ["INTERNAL", "Snapshot", "last_of_each", "sql_list", "take_snapshot"]
 
 INTERNAL = "_llmframe"
 """The prefix of the DuckDB objects behind the views ``responses`` and ``parts``."""
@@ -50,6 +52,8 @@ class Snapshot:
     committed: tuple[str, ...]
     pending_responses: pa.Table
     pending_parts: pa.Table
+    clean: bool = False
+    """No journal records, and the committed files hold each (prompt_id, model, step) once."""
 
     @property
     def response_files(self) -> list[Path]:
@@ -75,7 +79,7 @@ class Snapshot:
         keys = table.append_column("_when", when)
         order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in _ORDER])
         table = table.take(order)
-        return table.append_column("_latest", _last_of_each_key(table))
+        return table.append_column("_latest", last_of_each(table))
 
     def latest(self) -> pa.Table:
         """The responses that count: ``response_id``, ``prompt_id``, ``model``, ``status``..."""
@@ -83,6 +87,8 @@ class Snapshot:
 
     def replaced(self) -> dict[str, list[str]]:
         """Segment name -> the response_ids in it that a newer record replaced."""
+        if self.clean:
+            return {}
         older = self.ranked.filter(pc.invert(self.ranked.column("_latest")))
         found: dict[str, list[str]] = {}
         for segment, response_id in zip(
@@ -107,7 +113,8 @@ class Snapshot:
             for name, path in zip(self.committed, files, strict=True)
         ]
         table = pa.concat_tables([*tables, pending])
-        table = table.filter(pc.is_in(_origin_key(table), _origin_key(self.latest())))
+        if not self.clean:
+            table = table.filter(pc.is_in(_origin_key(table), _origin_key(self.latest())))
         order = [(name, "ascending") for name in _KEY]
         if "part_index" in schema.names:
             order.append(("part_index", "ascending"))
@@ -116,6 +123,16 @@ class Snapshot:
     def register(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the deduplicated views ``responses`` and ``parts`` in `con`."""
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {INTERNAL}")
+        if self.clean and self.committed:
+            for table, schema, files in (
+                ("responses", RESPONSES, self.response_files),
+                ("parts", PARTS, self.part_files),
+            ):
+                columns = ", ".join(f'"{name}"' for name in schema.names)
+                con.execute(f"""
+                    CREATE OR REPLACE VIEW {table} AS
+                    SELECT {columns} FROM read_parquet({sql_list(files)})""")
+            return
         con.register(f"{INTERNAL}_pending_responses", self.pending_responses)
         con.register(f"{INTERNAL}_pending_parts", self.pending_parts)
         con.register(f"{INTERNAL}_latest", self.latest().select(["response_id", "_segment"]))
@@ -139,17 +156,19 @@ class Snapshot:
                 ON t.response_id = w.response_id AND t._segment = w._segment""")
 
 
-def _last_of_each_key(table: pa.Table) -> pa.Array:
-    """True for each row whose (prompt_id, model, step) differs from the next row's."""
+def last_of_each(table: pa.Table, keys: Sequence[str] = _KEY) -> pa.Array:
+    """True for each row of `table` (sorted by `keys`) whose `keys` differ from the next row's."""
     rows = table.num_rows
     if rows == 0:
-        return pa.array([], pa.bool_())
+        return pa.nulls(0, pa.bool_())
     changes = [
         pc.not_equal(table.column(name).slice(0, rows - 1), table.column(name).slice(1))
-        for name in _KEY
+        for name in keys
     ]
-    last = pc.or_(pc.or_(changes[0], changes[1]), changes[2]).combine_chunks()
-    return pa.concat_arrays([last, pa.array([True])])
+    last = changes[0]
+    for change in changes[1:]:
+        last = pc.or_(last, change)
+    return pa.concat_arrays([last.combine_chunks(), pa.array([True])])
 
 
 def _origin_key(table: pa.Table) -> pa.ChunkedArray:
@@ -185,6 +204,7 @@ def take_snapshot(layout: RunLayout) -> Snapshot:
             responses, parts = _read_pending(layout, pending)
         except FileNotFoundError:  # compacted meanwhile: its Parquet files now exist
             continue
-        return Snapshot(layout, tuple(committed), responses, parts)
+        clean = responses.num_rows == 0 and read_deduplicated(layout, committed)
+        return Snapshot(layout, tuple(committed), responses, parts, clean)
     msg = f"cannot read `{layout.root}`: its journal kept changing while being read"
     raise StoreError(msg)
