@@ -15,25 +15,34 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from llmframe import __version__
 from llmframe._options import merge_options
 from llmframe._preflight import check_media_support, check_system_first
-from llmframe.errors import InputError, StoreError, UsageError
+from llmframe.errors import (
+    InputError,
+    InvalidInput,
+    LlmframeError,
+    StoreError,
+    UsageError,
+    raise_problems,
+)
 from llmframe.extraction.contract import OutputSchema, ask_for_json
 from llmframe.extraction.load import load_schema
 from llmframe.io import ReadOptions
 from llmframe.io.detect import read_source
 from llmframe.io.followup import append_user_message, is_run_directory, run_conversations
 from llmframe.io.media import MediaRoot, inline_media
-from llmframe.io.normalize import normalize
+from llmframe.io.normalize import CHUNK_ROWS, PromptScan, fix_repeats
 from llmframe.io.source import Source
+from llmframe.io.spool import PromptSpool
 from llmframe.parts.arrow import messages_from_arrow
 from llmframe.providers import get_provider
 from llmframe.providers.endpoints import ModelTarget, resolve_model
@@ -112,13 +121,6 @@ class RunRequest:
     """Tools offered to every row (a row's ``tools`` column replaces them); run if functions."""
 
 
-def _fingerprint(table: pa.Table) -> str:
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
-
-
 def _targets(request: RunRequest) -> list[ModelTarget]:
     labels = list(dict.fromkeys(request.models))
     return [_resolve(request, m) for m in labels]
@@ -131,7 +133,11 @@ def _resolve(request: RunRequest, label: str) -> ModelTarget:
 
 
 def _row_targets(
-    request: RunRequest, prompts: pa.Table, flagged: int, source: Source
+    request: RunRequest,
+    prompts: pa.Table,
+    flagged: int,
+    source: Source,
+    known: Mapping[str, ModelTarget],
 ) -> dict[str, ModelTarget]:
     """Targets named by a per-row ``model`` column; every row needs a model from somewhere."""
     if "model" not in prompts.column_names:
@@ -141,8 +147,8 @@ def _row_targets(
     if not flagged and None in row_models:
         msg = "no model: pass `--model`, e.g. `--model echo` or `--model openai/gpt-4o-mini`"
         raise UsageError(msg)
-    names = sorted({m for m in row_models if m is not None})
-    targets = {}
+    names = sorted({m for m in row_models if m is not None} - set(known))
+    targets = dict(known)
     for name in names:
         try:
             targets[name] = _resolve(request, name)
@@ -154,46 +160,154 @@ def _row_targets(
 
 @dataclass(frozen=True)
 class Prepared:
-    """A checked run: its models, its prompts and where their media lives."""
+    """A checked run: its models, its prompts (in a temporary file) and where media lives."""
 
     targets: list[ModelTarget]
     row_targets: dict[str, ModelTarget]
-    prompts: pa.Table
+    prompts: PromptSpool
+    """The normalised prompts; `discard` it once the run directory has them."""
     media_root: Path
     fingerprint: str
     out: Path
 
+    def discard(self) -> None:
+        """Remove the temporary prompts file."""
+        self.prompts.discard()
 
-def prepare(request: RunRequest) -> Prepared:
-    """Check options, models and the whole input before anything is sent or written."""
-    _check_options(request.options)
-    targets = _targets(request)
+
+_MEDIA_TYPES = ("image", "audio", "video", "document")
+
+
+def _has_media(prompts: pa.Table) -> bool:
+    """Whether any part of any message is media (else the media check has nothing to do)."""
+    messages = prompts.column("messages").combine_chunks()
+    types = pc.list_flatten(pc.list_flatten(messages).field("parts")).field("type")
+    return bool(pc.any(pc.is_in(types.cast(pa.string()), pa.array(_MEDIA_TYPES))).as_py())
+
+
+class _Checks:
+    """The checks of a whole input made a chunk at a time; the first failing one raised at the end.
+
+    In the order they would fail on the whole table: the models of a ``model`` column, media a
+    model cannot take, misplaced system messages, tools, credentials in ``options``, and each
+    ``schema``.
+    """
+
+    def __init__(self, request: RunRequest, targets: list[ModelTarget], file: str) -> None:
+        self.request = request
+        self.targets = targets
+        self.file = file
+        self.row_targets: dict[str, ModelTarget] = {}
+        self.schemas: dict[str, OutputSchema] = {}
+        self.row_tools = False
+        self._models: LlmframeError | None = None
+        self._media: list[InputError] = []
+        self._system: list[InputError] = []
+        self._options: InputError | None = None
+        self._schema: InputError | None = None
+
+    def add(self, prompts: pa.Table, source: Source) -> None:
+        """Check one chunk (`source` labels its rows)."""
+        if self._models is not None:
+            return
+        try:
+            self.row_targets = _row_targets(
+                self.request, prompts, len(self.targets), source, self.row_targets
+            )
+        except LlmframeError as exc:
+            self._models = exc
+            return
+        if _has_media(prompts):
+            self._media += _problems(
+                check_media_support, prompts, self.targets, self.row_targets, file=source.path
+            )
+        self._system += _problems(
+            check_system_first, prompts, self.targets, self.row_targets, source
+        )
+        if "tools" in prompts.column_names:
+            self.row_tools = self.row_tools or any(prompts.column("tools").to_pylist())
+        if self._options is None:
+            self._options = _first(_check_row_options, prompts, source)
+        if self._schema is None:
+            self._schema = _first(_check_row_schemas, prompts, source, self.schemas)
+
+    def finish(self) -> None:
+        """Raise what the chunks showed, in order; then check the tools."""
+        if self._models is not None:
+            raise self._models
+        raise_problems(self._media, self.file)
+        raise_problems(self._system, self.file)
+        targets = [*self.targets, *self.row_targets.values()]
+        _check_tools(self.request.tools, self.row_tools, targets, self.request.model_options)
+        for found in (self._options, self._schema):
+            if found is not None:
+                raise found
+
+
+def _problems(check: Callable[..., None], *args: Any, **kwargs: Any) -> list[InputError]:
+    """The problems a check raises, as a list."""
+    try:
+        check(*args, **kwargs)
+    except InvalidInput as exc:
+        return exc.problems
+    except InputError as exc:
+        return [exc]
+    return []
+
+
+def _first(check: Callable[..., Any], *args: Any) -> InputError | None:
+    try:
+        check(*args)
+    except InputError as exc:
+        return exc
+    return None
+
+
+def _open_source(request: RunRequest) -> tuple[Source, Path]:
+    """The input as a source, and the default media root."""
     if isinstance(request.source, Path) and is_run_directory(request.source):
         source, previous_root = run_conversations(request.source)
-        default_root = previous_root or request.source
-    elif isinstance(request.source, Path):
-        source, default_root = read_source(request.source), request.source.parent
-    else:
-        source, default_root = request.source, Path.cwd()
-    prompts = normalize(source, request.read)
-    if request.follow_up is not None:
-        if not request.follow_up.strip():
-            msg = "`--follow-up` is empty"
-            raise UsageError(msg)
-        prompts = append_user_message(prompts, request.follow_up)
-    row_targets = _row_targets(request, prompts, len(targets), source)
-    check_media_support(prompts, targets, row_targets, file=source.path)
-    check_system_first(prompts, targets, row_targets, source)
-    _check_tools(request.tools, prompts, [*targets, *row_targets.values()], request.model_options)
-    _check_row_options(prompts, source)
-    schemas = _check_row_schemas(prompts, source)
-    if request.output is not None or schemas:
-        for target in [*targets, *row_targets.values()]:
-            for output in [request.output] if request.output is not None else schemas[:1]:
-                asking = ask_for_json(get_provider(target.endpoint.wire), output)
-                asking.apply([], request.model_options)  # options the schema sets are refused
+        return source, previous_root or request.source
+    if isinstance(request.source, Path):
+        return read_source(request.source), request.source.parent
+    return request.source, Path.cwd()
+
+
+def prepare(request: RunRequest) -> Prepared:
+    """Check options, models and the whole input before anything is sent or written.
+
+    The input is read, checked and spooled to a temporary file a chunk at a time, so memory
+    does not grow with it.
+    """
+    _check_options(request.options)
+    targets = _targets(request)
+    if request.follow_up is not None and not request.follow_up.strip():
+        msg = "`--follow-up` is empty"
+        raise UsageError(msg)
+    source, default_root = _open_source(request)
+    checks = _Checks(request, targets, source.path)
+    spool = PromptSpool()
+    try:
+        scan = PromptScan(source, request.read)
+        for rows, prompts in scan.chunks():
+            if request.follow_up is not None:
+                prompts = append_user_message(prompts, request.follow_up)
+            checks.add(prompts, rows)
+            spool.write(prompts)
+        if scan.repeated:
+            spool.rewrite(lambda tables: fix_repeats(tables, scan.repeated), CHUNK_ROWS)
+        fingerprint = spool.close()
+        checks.finish()
+        if request.output is not None or checks.schemas:
+            outputs = [request.output] if request.output is not None else checks.schemas.values()
+            for target in [*targets, *checks.row_targets.values()]:
+                for output in list(outputs)[:1]:
+                    asking = ask_for_json(get_provider(target.endpoint.wire), output)
+                    asking.apply([], request.model_options)  # options the schema sets are refused
+    except BaseException:
+        spool.discard()
+        raise
     media_root = Path(request.read.media_root or default_root).resolve()
-    fingerprint = _fingerprint(prompts)
     name = Path(source.path).name
     hashed = dict(request.model_options)
     if request.output is not None:  # another schema is another run
@@ -201,16 +315,20 @@ def prepare(request: RunRequest) -> Prepared:
     if request.tools.manifest() is not None:  # so are other tools
         hashed["__tools__"] = request.tools.manifest()
     out = request.out or default_run_dir(name, fingerprint, hashed)
-    return Prepared(targets, row_targets, prompts, media_root, fingerprint, out)
+    return Prepared(targets, checks.row_targets, spool, media_root, fingerprint, out)
 
 
 def _check_tools(
     tools: ToolConfig,
-    prompts: pa.Table,
+    row_tools: bool,
     targets: Sequence[ModelTarget],
     model_options: Mapping[str, Any],
 ) -> None:
-    """Refuse a tool choice naming no tool, a clashing option, and providers without tools."""
+    """Refuse a tool choice naming no tool, a clashing option, and providers without tools.
+
+    `row_tools`: whether any row has a ``tools`` cell (checked when the input was read, with
+    file, line and column).
+    """
     names = {spec.name for spec in tools.tools}
     if tools.choice not in (None, *TOOL_CHOICES) and tools.choice not in names:
         known = ", ".join(f"`{n}`" for n in sorted(names)) or "none"
@@ -219,9 +337,7 @@ def _check_tools(
     if tools.max_steps < 1 or tools.timeout <= 0:
         msg = "`max_steps` must be at least 1 and the tool timeout positive"
         raise UsageError(msg)
-    # the cells themselves were checked when the input was read (with file, line, column)
-    cells = prompts.column("tools").to_pylist() if "tools" in prompts.column_names else []
-    if tools.tools or tools.choice is not None or any(cells):
+    if tools.tools or tools.choice is not None or row_tools:
         for target in targets:
             provider = get_provider(target.endpoint.wire)
             if getattr(provider, "tool_options", None) is None:
@@ -246,11 +362,10 @@ def _check_row_options(prompts: pa.Table, source: Source) -> None:
             raise InputError(msg, file=source.path, row=source.row_label(index), column="options")
 
 
-def _check_row_schemas(prompts: pa.Table, source: Source) -> list[OutputSchema]:
-    """The distinct schemas of a ``schema`` column, each checked against its meta-schema."""
+def _check_row_schemas(prompts: pa.Table, source: Source, found: dict[str, OutputSchema]) -> None:
+    """Add the distinct schemas of a ``schema`` column to `found`, each checked."""
     if "schema" not in prompts.column_names:
-        return []
-    found: dict[str, OutputSchema] = {}
+        return
     for index, text in enumerate(prompts.column("schema").to_pylist()):
         if text and text not in found:
             try:
@@ -258,7 +373,6 @@ def _check_row_schemas(prompts: pa.Table, source: Source) -> list[OutputSchema]:
             except UsageError as exc:
                 row = source.row_label(index)
                 raise InputError(str(exc), file=source.path, row=row, column="schema") from None
-    return list(found.values())
 
 
 def _check_options(options: RunOptions) -> None:
@@ -289,7 +403,7 @@ def open_store(request: RunRequest, prepared: Prepared) -> RunStore:
         llmframe_version=__version__,
         created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    return RunStore.create_or_resume(prepared.out, manifest, prepared.prompts)
+    return RunStore.create_or_resume(prepared.out, manifest, prepared.prompts.path)
 
 
 async def launch(
@@ -299,7 +413,10 @@ async def launch(
     prepared = prepare(request)
     if request.out is None:
         print(f"llmframe: run directory {prepared.out}", file=sys.stderr)
-    store = open_store(request, prepared)
+    try:
+        store = open_store(request, prepared)
+    finally:
+        prepared.discard()
     try:
         runner = Runner(
             store,
@@ -356,8 +473,11 @@ def _shorten(value: Any, limit: int = 120) -> Any:
 def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
     """Check everything and build the first requests, sending nothing and writing nothing."""
     prepared = prepare(request)
+    try:
+        head = prepared.prompts.head(count)
+    finally:
+        prepared.discard()
     media = MediaRoot(prepared.media_root)
-    head = prepared.prompts.slice(0, count)
     models = (
         head.column("model").to_pylist() if "model" in head.column_names else [None] * len(head)
     )
@@ -381,8 +501,26 @@ def dry_run(request: RunRequest, *, count: int = 3) -> list[dict[str, Any]]:
     return bodies
 
 
+def _lean_memory_pool() -> None:
+    """Give Arrow an allocator that returns freed memory, unless the user chose one.
+
+    A run allocates and frees Arrow buffers a chunk at a time for as long as it runs; Arrow's
+    default mimalloc pool kept freed pages, so the process grew with the input (peak RSS over
+    100k echo prompts 246 MB with mimalloc, 193 MB with jemalloc; bench/bench_scale.py).
+    Only the CLI does this: it owns its process, a library user's process keeps its pool.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        pool = pa.system_memory_pool()
+    pa.set_memory_pool(pool)
+
+
 def run_from_cli(request: RunRequest, *, progress: bool) -> RunSummary:
     """Run to completion on a fresh event loop, with a progress bar when asked."""
+    _lean_memory_pool()
     bar = None
     if progress:
         from llmframe.progress import TerminalProgress

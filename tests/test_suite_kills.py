@@ -329,6 +329,20 @@ def _install_traps(trap: str, nth: int) -> None:
         parquet.write_table = torn_write_table
     else:
         run.write_parquet = killed_write_parquet
+        run.copy_file = _killed_copy_file(run.copy_file, trap)
+
+
+def _killed_copy_file(
+    copy: Callable[[Path, Path], None], trap: str
+) -> Callable[[Path, Path], None]:
+    """`copy` (how a new run takes its spooled prompts), then SIGKILL if `trap` is create_run."""
+
+    def copied(source: Path, path: Path) -> None:
+        copy(source, path)
+        if trap == "create_run" and path.name == "prompts.parquet":
+            _die()
+
+    return copied
 
 
 def _child(argv: list[str]) -> None:
