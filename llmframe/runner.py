@@ -15,6 +15,7 @@ row sums their tokens and attempts, and is ``invalid`` if the last answer still 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -57,6 +58,9 @@ from llmframe.transports.base import Transport
 from llmframe.transports.http import HttpTransport
 
 __all__ = ["Progress", "RunOptions", "RunSummary", "Runner"]
+
+_NO_SLOTS = contextlib.nullcontext()
+"""For transports that take every call at once (`Transport` ``slots``)."""
 
 
 @dataclass(frozen=True)
@@ -280,6 +284,7 @@ class Runner:
         self.tools = tools or ToolConfig()
         self._parsed_tools: dict[str, ToolConfig] = {}
         self._tool_offers: dict[tuple[str, int], Mapping[str, Any]] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
 
     def stop(self) -> None:
         """Stop sending new requests; those in flight finish (the caller may cancel them)."""
@@ -447,9 +452,10 @@ class Runner:
             self._in_flight_tokens += estimate
             result: AttemptResult | None = None
             try:
-                result = await attempt(
-                    transport, job.target, provider, call, timeout=self.options.timeout
-                )
+                async with self._slots.get(job.target.endpoint.name, _NO_SLOTS):
+                    result = await attempt(
+                        transport, job.target, provider, call, timeout=self.options.timeout
+                    )
                 failure = None
             except AttemptFailed as exc:
                 failure = exc
@@ -677,6 +683,9 @@ class Runner:
                         concurrency=self.options.concurrency, timeout=self.options.timeout
                     )
                 )
+                slots = getattr(transports[name], "slots", None)
+                if slots is not None:
+                    self._slots[name] = asyncio.Semaphore(slots)
         return transports
 
     async def run(self) -> RunSummary:

@@ -121,6 +121,9 @@ class _Model:
 class LlamaCppTransport:
     """Answers ``POST /chat/completions`` with the GGUF model its target names (`check_model`)."""
 
+    slots = 1
+    """One generation at a time: the runner queues the rest before their attempts start."""
+
     def __init__(self) -> None:
         self._models: dict[Path, _Model] = {}
 

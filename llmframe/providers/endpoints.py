@@ -36,6 +36,12 @@ def _llamacpp_transport() -> Transport:
     return LlamaCppTransport()
 
 
+def _llamacpp_model(model: str) -> None:
+    from llmframe.providers._llamacpp_model import check_model
+
+    check_model(model)
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A named place to send requests."""
@@ -48,6 +54,8 @@ class Endpoint:
     """The variable(s) holding the key, the first set one wins."""
     transport: Callable[[], Transport] | None = None
     """A model answered in the process (echo), instead of an HTTP server at `base_url`."""
+    check_model: Callable[[str], object] | None = None
+    """Refuses a model name the endpoint cannot serve (`UsageError`), before anything runs."""
     auth_header: str = "Authorization"
     auth_prefix: str = "Bearer "
     """The key is sent as ``{auth_header}: {auth_prefix}{key}`` (``x-api-key: KEY`` for some)."""
@@ -76,7 +84,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "ollama": Endpoint("ollama", "ollama", "http://127.0.0.1:11434", None),
     "llamacpp": Endpoint(
-        "llamacpp", "llamacpp", "in-process://llamacpp", None, transport=_llamacpp_transport
+        "llamacpp",
+        "llamacpp",
+        "in-process://llamacpp",
+        None,
+        transport=_llamacpp_transport,
+        check_model=_llamacpp_model,
     ),
     "echo": Endpoint("echo", "openai", "http://echo.invalid/v1", None, _echo_transport),
 }
@@ -196,6 +209,8 @@ def resolve_model(
         raise UsageError(msg)
     url = base_url or endpoint.base_url
     _check_headers(headers or {})
+    if endpoint.check_model is not None:
+        endpoint.check_model(model)
     if endpoint.transport is not None:
         return ModelTarget(label, endpoint, model or "echo", endpoint.base_url, None, headers or {})
     names = [api_key_env] if api_key_env else _as_names(endpoint.key_env)

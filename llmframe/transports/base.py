@@ -50,7 +50,13 @@ class Reply:
 
 
 class Transport(Protocol):
-    """Sends calls to one endpoint's models; one instance per endpoint and run."""
+    """Sends calls to one endpoint's models; one instance per endpoint and run.
+
+    An optional attribute ``slots: int`` says how many calls it can work on at once (an
+    in-process model on the CPU: 1). The runner then keeps the others waiting before their
+    attempt starts, so latency, time to first token and ``--timeout`` count the model's work,
+    not the queue. Without it, a transport takes as many calls as the run's concurrency.
+    """
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
         """Send `call` for `target`, adding its credentials last.
