@@ -94,6 +94,8 @@ _RESERVED = {
 _READ_KEYS = {"role", "content", "refusal", "tool_calls", "reasoning_content", "reasoning"}
 _NOT_STORED = {"reasoning_details"}
 _KNOWN_KEYS = _READ_KEYS | _NOT_STORED
+_OBJECT = (dict, Mapping)
+"""For isinstance: a parsed JSON object is a dict, found before the slower ABC check."""
 _REASONING_KEYS = ("reasoning_content", "reasoning")
 _WIRE = Wire(_NAME)
 _STRUCTURED_OPTION = "response_format"
@@ -142,7 +144,7 @@ class OpenAIChat:
         assembler = PartAssembler(self.name)
         finish_reason = None
         if choice is not None:
-            message = _require(choice, "message", Mapping, "choice")
+            message = _require(choice, "message", _OBJECT, "choice")
             for delta in _deltas(message, "message"):
                 assembler.add(delta)
             finish_reason = _WIRE.optional_str(choice, "finish_reason", "response")
@@ -293,7 +295,7 @@ class OpenAIChatStream:
         delta = choice.get("delta")
         if delta is None:
             return "chunk", []
-        return "chunk", _deltas(_require(choice, "delta", Mapping, "choice"), "delta")
+        return "chunk", _deltas(_require(choice, "delta", _OBJECT, "choice"), "delta")
 
 
 def json_schema_format(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -336,10 +338,11 @@ def _check_options(options: Mapping[str, Any]) -> None:
         raise UsageError(msg)
 
 
-def _require(obj: Mapping[str, Any], key: str, cls: type, what: str) -> Any:
+def _require(obj: Mapping[str, Any], key: str, cls: type | tuple[type, ...], what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, cls):
-        raise _WIRE.shape_error(value, what, key, f"a {cls.__name__}")
+        name = (cls[-1] if isinstance(cls, tuple) else cls).__name__
+        raise _WIRE.shape_error(value, what, key, f"a {name}")
     return value
 
 
@@ -347,7 +350,7 @@ def _only_choice(choices: list[Any]) -> Mapping[str, Any] | None:
     if not choices:
         return None
     choice = choices[0]
-    if not isinstance(choice, Mapping):
+    if not isinstance(choice, _OBJECT):
         raise _WIRE.shape_error(choices, "response", "choices", "a list of objects")
     if len(choices) > 1 or choice.get("index", 0) != 0:
         msg = "got a second choice; llmframe keeps one completion per request"
