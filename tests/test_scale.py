@@ -9,6 +9,9 @@ temporary file fingerprinted chunk by chunk, and a run closed clean says so in
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -264,3 +267,21 @@ def test_continuing_is_what_the_runner_computes_from_chains(
             if retry_errors
             else {("p0", "m1"): 1, ("p4", "m1"): 2}
         )
+
+
+def test_a_killed_run_s_spool_is_removed_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    stale = tmp_path / f"llmframe-prompts-{int(gone.stdout)}-abc"
+    alive = tmp_path / f"llmframe-prompts-{os.getppid()}-def"  # a live process's: kept
+    for folder in (stale, alive):
+        folder.mkdir()
+        (folder / "prompts.parquet").write_bytes(b"PAR1")
+    spool = PromptSpool()
+    assert not stale.exists()
+    assert alive.exists()
+    spool.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]

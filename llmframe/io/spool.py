@@ -12,6 +12,8 @@ chunk's Arrow IPC stream, in order (chunks of `llmframe.io.normalize.CHUNK_ROWS`
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -23,7 +25,7 @@ import pyarrow.parquet as pq
 from llmframe.errors import StoreError
 from llmframe.io.parquet import batches
 
-__all__ = ["PromptSpool", "chunk_digest"]
+__all__ = ["PromptSpool", "chunk_digest", "sweep_stale"]
 
 _BATCH = 4096
 Change = Callable[[Iterable[pa.Table]], Iterable[pa.Table]]
@@ -47,12 +49,46 @@ def _spool_error(exc: Exception) -> StoreError:
     return StoreError(msg)
 
 
+_PREFIX = "llmframe-prompts-"
+_OWNER = re.compile(re.escape(_PREFIX) + r"(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_stale(folder: str | None = None) -> None:
+    """Remove the spools of processes that are gone (a run killed before it cleaned up)."""
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return
+    folder = folder or tempfile.gettempdir()
+    try:
+        entries = os.listdir(folder)
+    except OSError:
+        return
+    for entry in entries:
+        match = _OWNER.match(entry)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            shutil.rmtree(Path(folder) / entry, ignore_errors=True)
+
+
 class PromptSpool:
-    """A temporary Parquet file of prompts, written a chunk at a time; `discard` removes it."""
+    """A temporary Parquet file of prompts, written a chunk at a time; `discard` removes it.
+
+    Its folder is named by the process's pid, so that a run killed before it removed its
+    spool has it removed by the next one (`sweep_stale`).
+    """
 
     def __init__(self) -> None:
+        sweep_stale()
         try:
-            self._folder = Path(tempfile.mkdtemp(prefix="llmframe-prompts-"))
+            self._folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         except OSError as exc:
             raise _spool_error(exc) from exc
         self.path = self._folder / "prompts.parquet"
