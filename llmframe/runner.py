@@ -373,20 +373,13 @@ class Runner:
                 messages = [*conversations[index], *history]
                 await queue.put(Job(prompt_id, target, messages, options, tools, step, output))
 
-    def _resume_points(
-        self, done: set[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[int, list[Message]]]:
+    def _resume_points(self) -> dict[tuple[str, str], tuple[int, list[Message]]]:
         """Chains to continue: (prompt_id, model) -> the step to start at and the steps before.
 
         A chain whose last step went on to tools continues at the next step; one whose last step
         failed (an error sent again by `retry_errors`) does that step again.
         """
-        starts = {
-            key: state.step if state.final else state.step + 1
-            for key, state in self.store.chains().items()
-            if key not in done
-        }
-        starts = {key: start for key, start in starts.items() if start > 0}
+        starts = self.store.continuing(retry_errors=self.options.retry_errors)
         histories = self.store.histories(starts)
         return {key: (start, histories[key]) for key, start in starts.items()}
 
@@ -696,7 +689,7 @@ class Runner:
             earlier = done - self.store.done(include_errors=False)
             self.summary.earlier_errors = sum(1 for _, model in earlier if model in labels)
         self.summary.total, self.summary.skipped = self._pending_count(done)
-        resume = self._resume_points(done)
+        resume = self._resume_points()
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
         transports = self._transports()
