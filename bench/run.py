@@ -541,7 +541,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="llmframe-bench-") as tmp:
         workdir = Path(tmp)
         results = measure(matrix, args.rounds, workdir)
-        echo_n = 5000 if args.quick else 20_000
+        echo_n = 5000 if args.quick else 10_000
         echo_modes = {
             mode: measure_echo(echo_n, args.rounds, workdir, stream=mode == "stream")
             for mode in ("stream", "whole")
