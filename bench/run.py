@@ -63,7 +63,7 @@ CHANGES = """### Why the targets are not all met, and what changed (issue 9)
 - **Latency 0, c64, stream (0.5 x the ceiling).** The raw client does nothing but read bytes
   (~200-330 µs of CPU per request); llmframe parses every SSE event as from a real server
   (validated, assembled into typed parts), journals each response and writes Parquet. What is
-  left is spread thin (profile below): the JSON of 10 events per answer, httpx's request and
+  left is spread thin (profile below): the JSON of 8 chunks per answer, httpx's request and
   response objects, aiohttp, the store.
 - **Latency 200 ms, c256 (0.95 x c/latency).** On 2 shared cores not even the raw ceiling
   reaches it: it is in the table's row beside llmframe's, and llmframe's ratio to it is the
@@ -75,7 +75,7 @@ CHANGES = """### Why the targets are not all met, and what changed (issue 9)
   machine (20 µs of it `json.loads`), the whole budget, before the runner and the store.
   Whole answers (`--no-stream`) show the engine without the per-event cost.
 - What changed, measured as it went (same-run ratios; absolute figures from a loaded machine):
-  echo streamed 1,995 -> ~5,900 prompts/s; c64 lat0 stream 0.28 -> 0.44 x the ceiling:
+  echo streamed 1,995 -> 4,183 prompts/s; c64 lat0 stream 0.28 -> 0.49 x the ceiling:
   - a `Transport` boundary (`llmframe/transports`): echo and llama.cpp answer in process
     without HTTP; servers go through `HttpTransport`, which hands `httpx.Request`s straight to
     the aiohttp transport (httpx's client layer: cookie jar ~15% of the profile, URL merging,
@@ -424,7 +424,7 @@ def targets(results: dict[tuple[Cell, str], Samples], matrix: list[Cell], echo: 
             lines.append(
                 f"| latency 0, c64, stream: llmframe >= 0.5 x ceiling ({0.5 * ceiling:,.0f} "
                 f"req/s here) | {got:,.0f} req/s = {ratio:.2f} x | "
-                f"{'yes' if ratio >= 0.5 else 'no'} | {0.5 / ratio:.1f}x faster needed |"
+                f"{'yes' if ratio >= 0.5 else 'no'} | {0.5 / ratio:.2f}x faster needed |"
             )
         if cell.latency_ms == 200 and cell.concurrency == 256:
             ideal = 0.95 * cell.concurrency / 0.2

@@ -30,7 +30,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,20 +194,18 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 def write_parquet(table: pa.Table, path: Path) -> None:
     """Write a table durably: whole or absent, and on disk before this returns."""
-    with atomic_path(path) as temporary:
-        pq.write_table(table, temporary, compression="zstd")
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    fsync_dir(path.parent)
+    _durably(path, lambda temporary: pq.write_table(table, temporary, compression="zstd"))
 
 
 def copy_file(source: Path, path: Path) -> None:
     """Copy a file durably: whole or absent, and on disk before this returns."""
+    _durably(path, lambda temporary: shutil.copyfile(source, temporary))
+
+
+def _durably(path: Path, write: Callable[[Path], object]) -> None:
+    """`write` a temporary file, fsync it, rename it to `path` and fsync the folder."""
     with atomic_path(path) as temporary:
-        shutil.copyfile(source, temporary)
+        write(temporary)
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)
