@@ -298,12 +298,11 @@ def prepare(request: RunRequest) -> Prepared:
             spool.rewrite(lambda tables: fix_repeats(tables, scan.repeated), CHUNK_ROWS)
         fingerprint = spool.close()
         checks.finish()
-        if request.output is not None or checks.schemas:
-            outputs = [request.output] if request.output is not None else checks.schemas.values()
+        output = request.output or next(iter(checks.schemas.values()), None)
+        if output is not None:  # options the (first) schema sets are refused
             for target in [*targets, *checks.row_targets.values()]:
-                for output in list(outputs)[:1]:
-                    asking = ask_for_json(get_provider(target.endpoint.wire), output)
-                    asking.apply([], request.model_options)  # options the schema sets are refused
+                asking = ask_for_json(get_provider(target.endpoint.wire), output)
+                asking.apply([], request.model_options)
     except BaseException:
         spool.discard()
         raise

@@ -433,28 +433,36 @@ class Runner:
         return self._row_outputs[text]
 
     async def _exchange(
-        self, transport: Transport, job: Job, provider: Provider, call: HttpCall
+        self,
+        transport: Transport,
+        job: Job,
+        provider: Provider,
+        call: HttpCall,
+        estimate: int,
     ) -> tuple[AttemptResult | None, AttemptFailed | None, int]:
-        """One request, retried while retryable: the result or the last failure, and attempts."""
-        estimate = _estimate_tokens(job.messages, job.options)
+        """One request, retried while retryable: the result or the last failure, and attempts.
+
+        `estimate` is the request's tokens guessed from what is sent (tool steps and repair
+        turns included). A call waiting for a transport's slot holds no rate budget yet.
+        """
         attempts = 0
         while True:
             attempts += 1
-            await self.limits.acquire(estimate)
-            self._in_flight += 1
-            self._in_flight_tokens += estimate
             result: AttemptResult | None = None
-            try:
-                async with self._slots.get(job.target.endpoint.name, _NO_SLOTS):
+            async with self._slots.get(job.target.endpoint.name, _NO_SLOTS):
+                await self.limits.acquire(estimate)
+                self._in_flight += 1
+                self._in_flight_tokens += estimate
+                try:
                     result = await attempt(
                         transport, job.target, provider, call, timeout=self.options.timeout
                     )
-                failure = None
-            except AttemptFailed as exc:
-                failure = exc
-            finally:
-                self._in_flight -= 1
-                self._in_flight_tokens -= estimate
+                    failure = None
+                except AttemptFailed as exc:
+                    failure = exc
+                finally:
+                    self._in_flight -= 1
+                    self._in_flight_tokens -= estimate
             headers = result.headers if result is not None else failure.headers if failure else {}
             # A provider with its own rate-limit headers (Anthropic) translates them into the
             # x-ratelimit-* words the budgets read; optional, so plugins need not.
@@ -567,7 +575,10 @@ class Runner:
                 turns.failure = AttemptFailed(ErrorVerdict(False, type(exc).__name__, str(exc)))
                 break
             turns.row.setdefault("request_fingerprint", _fingerprint(call.body))
-            result, failure, attempts = await self._exchange(transport, job, provider, call)
+            estimate = _estimate_tokens(messages, options)
+            result, failure, attempts = await self._exchange(
+                transport, job, provider, call, estimate
+            )
             turns.add(result, failure, attempts)
             lower = self._step_down(job, asking, failure) if turn == 0 else None
             if lower is not None:  # the server refused this way of asking for JSON: the next
@@ -681,6 +692,15 @@ class Runner:
                     self._slots[name] = asyncio.Semaphore(slots)
         return transports
 
+    async def _prepare(self, transports: Mapping[str, Transport]) -> None:
+        """Let transports with a `prepare` (in-process models) load before anything is timed."""
+        if not self.summary.total:
+            return
+        for target in [*self.targets, *self.row_targets.values()]:
+            prepare = getattr(transports[target.endpoint.name], "prepare", None)
+            if prepare is not None:
+                await prepare(target)
+
     async def run(self) -> RunSummary:
         """Answer every pending (prompt, model); return the summary."""
         done = self.store.done(include_errors=not self.options.retry_errors)
@@ -693,6 +713,13 @@ class Runner:
         self.progress.start(self.summary.total)
         queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=self.options.concurrency * 2)
         transports = self._transports()
+        try:
+            await self._prepare(transports)
+        except BaseException:
+            for transport in transports.values():
+                await transport.aclose()
+            self.progress.stop()
+            raise
         workers = [
             asyncio.create_task(self._work(queue, transports))
             for _ in range(self.options.concurrency)

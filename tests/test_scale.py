@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,6 +37,7 @@ from llmframe.parts.arrow import messages_from_arrow, messages_to_arrow
 from llmframe.runner import RunOptions
 from llmframe.store import RunStore, open_run
 from llmframe.store.keyfilter import KeyFilter
+from llmframe.store.lock import FileLock
 
 
 def _conversation(system: str | None, user: str) -> list[Message]:
@@ -272,16 +272,23 @@ def test_continuing_is_what_the_runner_computes_from_chains(
 def test_a_killed_run_s_spool_is_removed_by_the_next(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Only a spool no process holds, and not a brand-new one, is removed."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
-                          capture_output=True, text=True)  # fmt: skip
-    stale = tmp_path / f"llmframe-prompts-{int(gone.stdout)}-abc"
-    alive = tmp_path / f"llmframe-prompts-{os.getppid()}-def"  # a live process's: kept
-    for folder in (stale, alive):
+    stale, held, young = (tmp_path / f"llmframe-prompts-{name}" for name in ("a", "b", "c"))
+    for folder in (stale, held, young):
         folder.mkdir()
         (folder / "prompts.parquet").write_bytes(b"PAR1")
-    spool = PromptSpool()
-    assert not stale.exists()
-    assert alive.exists()
-    spool.discard()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+    hour_ago = time.time() - 3600
+    for folder in (stale, held):
+        os.utime(folder, (hour_ago, hour_ago))
+    holder = FileLock(held / "lock")  # a live run's (another process's, as far as flock sees)
+    holder.acquire()
+    try:
+        spool = PromptSpool()
+        assert not stale.exists()
+        assert held.exists()
+        assert young.exists()  # its process may not have locked it yet
+        spool.discard()
+    finally:
+        holder.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [held.name, young.name]

@@ -278,6 +278,18 @@ def run_args(source: Path, out: Path, server: OpenAIServer, *extra: str) -> list
     ]
 
 
+def _faulty_run(
+    env: dict[str, str], no_keys: pytest.MonkeyPatch, tmp_path: Path, server: OpenAIServer
+) -> tuple[Path, Path]:
+    """`env` set, prompts written and faults planned: (the prompts file, the run to make)."""
+    for name, value in env.items():
+        no_keys.setenv(name, value)
+    source, out = tmp_path / "prompts.jsonl", tmp_path / "run"
+    write_prompts(source)
+    plan_faults(server)
+    return source, out
+
+
 @pytest.mark.parametrize("route", list(ROUTES))
 def test_cli_run_with_faults_retries_and_debug_leaks_nothing(
     route: str,
@@ -288,11 +300,7 @@ def test_cli_run_with_faults_retries_and_debug_leaks_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     env, flags = ROUTES[route]
-    for name, value in env.items():
-        no_keys.setenv(name, value)
-    source, out = tmp_path / "prompts.jsonl", tmp_path / "run"
-    write_prompts(source)
-    plan_faults(openai_server)
+    source, out = _faulty_run(env, no_keys, tmp_path, openai_server)
 
     code, stdout, stderr = cli(capsys, *run_args(source, out, openai_server, *flags))
 
@@ -366,11 +374,7 @@ def test_python_api_run_leaks_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     env, kwargs = API_ROUTES[route]
-    for name, value in env.items():
-        no_keys.setenv(name, value)
-    source, out = tmp_path / "prompts.jsonl", tmp_path / "run"
-    write_prompts(source)
-    plan_faults(openai_server)
+    source, out = _faulty_run(env, no_keys, tmp_path, openai_server)
     common: dict[str, Any] = {
         "base_url": openai_server.base_url,
         "out": out,

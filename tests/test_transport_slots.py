@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -52,3 +53,35 @@ def test_calls_wait_for_a_slot_and_their_timeout_starts_with_it(
     rows = run.outputs().to_dicts()
     assert [row["status"] for row in rows] == ["ok"] * 8
     assert OneAtATime.most == 1
+
+
+class Prepared(EchoTransport):
+    """echo that must be prepared (as llamacpp loads its model) before any call."""
+
+    events: ClassVar[list[str]] = []
+
+    async def prepare(self, target: ModelTarget) -> None:
+        type(self).events.append(f"prepare {target.model}")
+
+    async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
+        type(self).events.append("send")
+        return await super().send(call, target, provider)
+
+
+def test_a_transport_is_prepared_for_each_model_before_its_first_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint = Endpoint("ready", "openai", "in-process://ready", None, transport=Prepared)
+    monkeypatch.setitem(endpoints.ENDPOINTS, "ready", endpoint)
+    run = llmframe.run(
+        ["a", "b", "c"], models=["ready/m1", "ready/m2"], out=tmp_path / "run", progress=False
+    )
+    assert len(run.outputs()) == 6
+    assert Prepared.events[:2] == ["prepare m1", "prepare m2"]
+    assert Prepared.events[2:] == ["send"] * 6
+    # A finished run has nothing to send: nothing is prepared (no model loaded for nothing).
+    Prepared.events.clear()
+    llmframe.run(
+        ["a", "b", "c"], models=["ready/m1", "ready/m2"], out=tmp_path / "run", progress=False
+    )
+    assert Prepared.events == []

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from llmframe.errors import StoreError
 from llmframe.io.parquet import batches
+from llmframe.store.lock import FileLock
 
 __all__ = ["PromptSpool", "chunk_digest", "sweep_stale"]
 
@@ -50,47 +51,50 @@ def _spool_error(exc: Exception) -> StoreError:
 
 
 _PREFIX = "llmframe-prompts-"
-_OWNER = re.compile(re.escape(_PREFIX) + r"(\d+)-")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: alive
-        return True
-    return True
+_LOCK = "lock"
+_GRACE = 600
+"""Seconds an unlocked spool folder is left alone: its process may not have locked it yet."""
 
 
 def sweep_stale(folder: str | None = None) -> None:
-    """Remove the spools of processes that are gone (a run killed before it cleaned up)."""
-    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
-        return
+    """Remove the spools no process holds (a run killed before it cleaned up).
+
+    A live spool holds an exclusive lock on its ``lock`` file for its whole life, which any
+    process sharing the folder sees (a pid would not be, from another pid namespace).
+    """
     folder = folder or tempfile.gettempdir()
     try:
-        entries = os.listdir(folder)
+        entries = [Path(folder) / e for e in os.listdir(folder) if e.startswith(_PREFIX)]
     except OSError:
         return
+    now = time.time()
     for entry in entries:
-        match = _OWNER.match(entry)
-        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
-            shutil.rmtree(Path(folder) / entry, ignore_errors=True)
+        try:
+            if now - entry.stat().st_mtime < _GRACE:
+                continue
+            lock = FileLock(entry / _LOCK)
+            lock.acquire(what="prompt spool")
+        except (OSError, StoreError):  # held by a live run, or not ours to touch
+            continue
+        lock.release()
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 class PromptSpool:
     """A temporary Parquet file of prompts, written a chunk at a time; `discard` removes it.
 
-    Its folder is named by the process's pid, so that a run killed before it removed its
-    spool has it removed by the next one (`sweep_stale`).
+    Its folder is locked while it lives, so that a run killed before it removed its spool has
+    it removed by a later one (`sweep_stale`).
     """
 
     def __init__(self) -> None:
         sweep_stale()
         try:
-            self._folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+            self._folder = Path(tempfile.mkdtemp(prefix=_PREFIX))
         except OSError as exc:
             raise _spool_error(exc) from exc
+        self._lock = FileLock(self._folder / _LOCK)
+        self._lock.acquire(what="prompt spool")
         self.path = self._folder / "prompts.parquet"
         self.rows = 0
         self.schema: pa.Schema | None = None
@@ -164,3 +168,4 @@ class PromptSpool:
                 pass
             self._writer = None
         shutil.rmtree(self._folder, ignore_errors=True)
+        self._lock.release()

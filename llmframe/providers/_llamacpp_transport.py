@@ -33,6 +33,7 @@ from llmframe.providers._llamacpp_model import (
     load,
 )
 from llmframe.providers.base import SseEvent
+from llmframe.providers.echo import error_body
 from llmframe.transports.base import Reply
 
 if TYPE_CHECKING:
@@ -53,8 +54,7 @@ def _dumps(value: Any) -> str:
 
 
 def _error(status: int, message: str, type_: str = "invalid_request_error") -> Reply:
-    error = {"message": message, "type": type_, "param": None, "code": None}
-    return Reply(status, _JSON, body=_dumps({"error": error}).encode())
+    return Reply(status, _JSON, body=_dumps(error_body(message, type_=type_)).encode())
 
 
 def _failure(exc: BaseException) -> Reply:
@@ -126,22 +126,33 @@ class LlamaCppTransport:
 
     def __init__(self) -> None:
         self._models: dict[Path, _Model] = {}
+        self._named: dict[str, _Model] = {}
+
+    def _model(self, name: str) -> _Model:
+        """The model ``llamacpp/{name}`` runs (its file checked once, not per request)."""
+        model = self._named.get(name)
+        if model is None:
+            path = check_model(name)
+            model = self._models.get(path) or self._models.setdefault(path, _Model(path))
+            self._named[name] = model
+        return model
+
+    async def prepare(self, target: ModelTarget) -> None:
+        """Load `target`'s model before the run's first attempt, which then times only its work."""
+        await self._model(target.model).loaded()
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
         """Generate the answer to `call` with the model `target.model` names."""
         del provider  # the events are framed already
         if call.method != "POST" or not call.path.rstrip("/").endswith("/chat/completions"):
             return _error(404, f"llamacpp serves POST /chat/completions, not {call.path}")
-        path = check_model(target.model)
+        model = self._model(target.model)
         body = call.body or {}
         try:
             arguments = chat_arguments(body)
         except ArgumentError as exc:
             return _error(400, str(exc))
-        model = self._models.get(path)
-        if model is None:
-            model = self._models[path] = _Model(path)
-        await model.loaded()
+        await model.loaded()  # at once after `prepare`
         if arguments["stream"]:
             options = body.get("stream_options")
             usage = isinstance(options, Mapping) and options.get("include_usage") is True

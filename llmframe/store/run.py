@@ -101,6 +101,8 @@ class RunStore:
         self._closed_segments: list[str] = []
         self._segment_ids: set[str] = set()
         self._latest: pa.Table | None = None
+        """Each chain's latest step (prompt_id, model, step, status, final), read from the files
+        when asked for and kept until the next record: no per-record memory."""
         self._done: tuple[pa.Table | None, set[tuple[str, str]]] | None = None
         self._clean_at_open = False
         """The files held each key once when this writer opened the run (see `close`)."""
@@ -109,8 +111,6 @@ class RunStore:
         """Segments this writer committed since it opened the run."""
         self._keys = KeyFilter()
         self._maybe_repeated: set[tuple[str, str, int]] = set()
-        """Each chain's latest step (prompt_id, model, step, status, final), read from the files
-        when asked for and kept until the next record: no per-record memory."""
         self._next_seq = 1
         self._open = False
 

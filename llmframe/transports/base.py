@@ -56,6 +56,8 @@ class Transport(Protocol):
     in-process model on the CPU: 1). The runner then keeps the others waiting before their
     attempt starts, so latency, time to first token and ``--timeout`` count the model's work,
     not the queue. Without it, a transport takes as many calls as the run's concurrency.
+    An optional ``async prepare(target)`` is awaited once per model before the run's first
+    request (an in-process model loads its weights there, outside any attempt's timing).
     """
 
     async def send(self, call: HttpCall, target: ModelTarget, provider: Provider) -> Reply:
